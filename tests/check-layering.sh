@@ -1,0 +1,31 @@
+#!/bin/sh
+# tests/check-layering.sh - every #include obeys design.md section 2 (TAP)
+#
+# A module may include only libc/POSIX headers, its allowed packages and
+# the public headers of the modules below it.
+top=${top_srcdir:-.}
+n=0; fail=0
+check() {	# check DIR "forbidden regex" "what"
+	dir=$1; pat=$2; what=$3
+	[ -d "$top/$dir" ] || return 0
+	n=$((n + 1))
+	hits=$(grep -rnE "^[[:space:]]*#[[:space:]]*include[[:space:]]*[<\"]($pat)" \
+	    "$top/$dir" --include='*.[ch]' 2>/dev/null)
+	if [ -n "$hits" ]; then
+		echo "not ok $n - $dir/ must not include $what"
+		echo "$hits" | sed 's/^/#   /'
+		fail=$((fail + 1))
+	else
+		echo "ok $n - $dir/ includes no $what"
+	fi
+}
+check mikey 'osip|event2/|event\.h|sqlite3|gmime/|glib|libpq|smime/|queue/|gateway/|kms/' \
+	"SIP, libevent, GMime, GLib, SQLite or higher modules"
+check smime 'osip|event2/|sqlite3|libpq|mikey/|queue/|gateway/|kms/' \
+	"SIP, libevent, SQLite, MIKEY or higher modules"
+check queue 'osip|event2/|openssl/|gmime/|mikey/|smime/|gateway/|kms/' \
+	"crypto, SIP, libevent or other modules"
+check kms 'osip|gmime/|smime/|gateway/|queue/' "SIP, GMime, smime/, queue/ or gateway/"
+check tools 'gateway/|kms/|-int\.h' "daemon internals or internal headers"
+echo "1..$n"
+[ "$fail" -eq 0 ]
