@@ -277,10 +277,10 @@ lookup(const struct mikey_rcache *rc, const uint8_t *digest, uint32_t h)
 {
 	uint32_t i;
 
-	/* memcmp is fine: digests of authenticated messages are not secret */
+	/* digests are not secret; CRYPTO_memcmp keeps the house rule simple */
 	for (i = rc->bucket[h & rc->mask]; i != RC_NIL; i = rc->ent[i].next)
 		if (rc->ent[i].hash == h &&
-		    memcmp(rc->ent[i].digest, digest, MIKEY_RC_DIGEST) == 0)
+		    CRYPTO_memcmp(rc->ent[i].digest, digest, MIKEY_RC_DIGEST) == 0)
 			return i;
 	return RC_NIL;
 }
@@ -782,7 +782,7 @@ mikey_rcache_check_invariants(const struct mikey_rcache *rc)
 			for (k = rc->ent[j].next; k != RC_NIL;
 			    k = rc->ent[k].next)
 				if (k >= rc->count || ++inner > rc->count ||
-				    memcmp(e->digest, rc->ent[k].digest,
+				    CRYPTO_memcmp(e->digest, rc->ent[k].digest,
 				    MIKEY_RC_DIGEST) == 0)
 					goto cleanup;
 			nodes++;

@@ -477,6 +477,58 @@ test_all_payloads(void)
 	    MIKEY_ERR_STRUCTURE, "SIGN not last is refused");
 }
 
+
+/*
+ * The RFC 4567 5.1 I_MESSAGE as decoded in spec/mikey-ticket.md 11.1.  The
+ * exact base64 of the RFC could not be obtained here, so the 36 encrypted
+ * KEMAC bytes and the 20-byte MAC are filler; every other byte is the
+ * RFC's layout.  It must decode with these fields (132 bytes in all).
+ */
+static void
+test_rfc4567_layout(void)
+{
+	static const char *hex =
+	    "01000580 cd177e50 0100"			/* HDR, SRTP-ID */
+	    "00 00000000 00000000"			/* policy 0 SSRC 0 ROC 0 */
+	    "0b00 c8e350ea00000000"			/* T NTP-UTC */
+	    "0610 4a28da979ee21a7651a0d7f19136d98c"	/* RAND */
+	    "0a00000f 646f6e616c64406475636b2e636f6d"	/* ID NAI */
+	    "01000000 00"				/* SP, no params */
+	    "000100 24 a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5"
+	    "a5a5a5a5a5a5a5a5a5a5a5a5 01 5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a"
+	    "5a5a5a5a";					/* KEMAC */
+	uint8_t buf[256], out[256];
+	struct mikey_msg m;
+	const struct mikey_payload *p;
+	size_t n = hex2bin(hex, buf, sizeof(buf)), len;
+	char s[128];
+
+	is_int(n, 132, "RFC 4567 I_MESSAGE layout: 132 bytes");
+	if (!ok(mikey_msg_decode(buf, n, &m, NULL) == 0, "RFC 4567 I_MESSAGE "
+	    "layout decodes"))
+		return;
+	seq(&m.body, s, sizeof(s));
+	ok(strcmp(s, "T RAND ID SP KEMAC") == 0, "RFC 4567: payloads \"%s\"",
+	    s);
+	ok(m.hdr.data_type == MIKEY_DT_PSK_INIT && m.hdr.v_flag == 1 &&
+	    m.hdr.csb_id == 0xcd177e50u && m.hdr.ncs == 1 &&
+	    m.hdr.map_type == MIKEY_MAP_SRTP && m.hdr.cs[0].ssrc == 0,
+	    "RFC 4567: HDR PSK init, V, CSB cd177e50, SRTP-ID #CS 1");
+	p = mikey_chain_find(&m.body, MIKEY_PT_ID, -1, 0);
+	ok(p && p->u.id.type == MIKEY_ID_NAI && p->u.id.data.len == 15 &&
+	    memcmp(p->u.id.data.p, "donald@duck.com", 15) == 0,
+	    "RFC 4567: ID NAI donald@duck.com");
+	p = mikey_chain_find(&m.body, MIKEY_PT_KEMAC, -1, 0);
+	ok(p && p->u.kemac.encr_alg == MIKEY_ENCR_AES_CM_128 &&
+	    p->u.kemac.encr_data.len == 36 &&
+	    p->u.kemac.mac_alg == MIKEY_MAC_HMAC_SHA1_160 &&
+	    p->u.kemac.mac.len == 20, "RFC 4567: KEMAC AES-CM-128, 36 bytes, "
+	    "HMAC-SHA-1");
+	is_int(mikey_msg_encode(&m, out, sizeof(out), &len), 0, "RFC 4567: "
+	    "re-encode");
+	is_mem(out, len, buf, n, "RFC 4567: byte for byte");
+}
+
 int
 main(void)
 {
@@ -486,5 +538,6 @@ main(void)
 	test_mutations();
 	test_bad_values();
 	test_all_payloads();
+	test_rfc4567_layout();
 	return done_testing();
 }
