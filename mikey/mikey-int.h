@@ -206,6 +206,20 @@ mikey_id_make(uint8_t type, const void *p, size_t len)
 	return id;
 }
 
+/* mikey_chain_add_idr - append an IDR payload unless id is empty */
+int mikey_chain_add_idr(struct mikey_chain *ch, uint8_t role,
+    const struct mikey_id *id);
+/* mikey_chain_add_v - append a V payload with a zero MAC placeholder */
+int mikey_chain_add_v(struct mikey_chain *ch, uint8_t alg);
+/* mikey_msg_start - HDR (Empty map, no CS) and a fresh NTP-UTC T payload */
+void mikey_msg_start(struct mikey_msg *m, uint8_t data_type, uint8_t v_flag,
+    uint8_t prf, uint32_t csb_id, uint64_t now);
+/* mikey_keys_first_tgk - the first TGK or GTGK (with or without salt) */
+const struct mikey_key *mikey_keys_first_tgk(const struct mikey_key *keys,
+    size_t n);
+/* mikey_id_equal - same identity bytes */
+int mikey_id_equal(const struct mikey_id *a, const struct mikey_id *b);
+
 /* mikey_msg_peer_error - if m is an Error message: its first Error no */
 int mikey_msg_peer_error(const struct mikey_msg *m, int *errno_out);
 /* mikey_msg_check_ts - |T - now| <= skew for message m */

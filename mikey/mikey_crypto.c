@@ -116,22 +116,6 @@ cipher(int ci)
 	}
 }
 
-/* hmac_len - tag length of a MAC alg (RFC 3830 6.2, 6043 6.2); -1 unknown */
-static int
-hmac_len(uint8_t alg)
-{
-	switch (alg) {
-	case MIKEY_MAC_NULL:
-		return 0;
-	case MIKEY_MAC_HMAC_SHA1_160:
-		return 20;
-	case MIKEY_MAC_HMAC_SHA256_256:
-		return 32;
-	default:
-		return -1;
-	}
-}
-
 /* parts_ok - every part with a length has bytes */
 static int
 parts_ok(const struct mikey_bytes *parts, size_t n)
@@ -170,7 +154,7 @@ mikey_hmac_init(struct mikey_hmac *h, uint8_t mac_alg)
 	h->ctx = hmac_ctx(md);
 	if (h->ctx == NULL)
 		return MIKEY_ERR_CRYPTO;
-	h->len = (size_t)hmac_len(mac_alg);
+	h->len = (size_t)mikey_mac_len(mac_alg);
 	return MIKEY_OK;
 }
 
@@ -231,7 +215,7 @@ mikey_mac(uint8_t alg, const uint8_t *key, size_t key_len,
 
 	if (alg == MIKEY_MAC_NULL)
 		return MIKEY_OK;
-	if (hmac_len(alg) < 0)
+	if (mikey_mac_len(alg) < 0)
 		return MIKEY_ERR_ALG;
 	if (key == NULL || key_len == 0 || out == NULL || !parts_ok(parts, n))
 		return MIKEY_ERR_INVAL;
@@ -255,7 +239,7 @@ mikey_mac_verify(uint8_t alg, const uint8_t *key, size_t key_len,
 	uint8_t want[HMAC_MAX];
 	int len, rc;
 
-	len = hmac_len(alg);
+	len = mikey_mac_len(alg);
 	if (len < 0)
 		return MIKEY_ERR_ALG;
 	/* The tag length is implied by the alg; any other length is a MAC

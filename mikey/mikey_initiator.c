@@ -30,41 +30,6 @@ mikey_ticket_cleanup(struct mikey_ticket *t)
 		mikey_cleanse(t, sizeof(*t));
 }
 
-/* add_idr - append an IDR payload if id is not empty */
-static int
-add_idr(struct mikey_chain *ch, uint8_t role, const struct mikey_id *id)
-{
-	struct mikey_payload *p;
-
-	if (id->data.len == 0)
-		return 0;
-	if (id->data.len > MIKEY_MAX_ID)
-		return MIKEY_ERR_TOO_BIG;
-	if ((p = mikey_chain_add(ch, MIKEY_PT_IDR)) == NULL)
-		return MIKEY_ERR_TOO_MANY;
-	p->u.id.role = role;
-	p->u.id.type = id->type;
-	p->u.id.data = id->data;
-	return 0;
-}
-
-/* add_v - append a V payload with a MAC placeholder */
-static int
-add_v(struct mikey_chain *ch, uint8_t alg)
-{
-	struct mikey_payload *p;
-	int ml = mikey_mac_len(alg);
-
-	if (ml <= 0)
-		return MIKEY_ERR_ALG;
-	if ((p = mikey_chain_add(ch, MIKEY_PT_V)) == NULL)
-		return MIKEY_ERR_TOO_MANY;
-	p->u.v.alg = alg;
-	p->u.v.mac.p = zeros;
-	p->u.v.mac.len = (size_t)ml;
-	return 0;
-}
-
 /* suite_ok - a supported suite (RFC 6043 6.1/6.2: SHA-256 set together) */
 static int
 suite_ok(const struct mikey_suite *s)
@@ -75,19 +40,75 @@ suite_ok(const struct mikey_suite *s)
 	return 1;
 }
 
+/*
+ * build_tpdata - TP Data for p's policy in the order of RFC 6043 6.10:
+ *	[IDRi], [TRs], [TRe], [KEMAC] (desired keys: types and lengths, key
+ *	bytes zero; only if with_keys), (IDRr).  kdb holds the key data.
+ */
+static int
+build_tpdata(const struct mikey_request_params *p, int with_keys, uint8_t *kdb,
+    size_t kdcap, uint8_t *out, size_t cap, size_t *len_out)
+{
+	struct mikey_keydata kd[MIKEY_MAX_KEYS];
+	struct mikey_chain tp;
+	struct mikey_payload *pl;
+	size_t i, kdlen;
+	int rc;
+
+	tp.n = 0;
+	if ((rc = mikey_chain_add_idr(&tp, MIKEY_ROLE_I, &p->idi)) != 0)
+		return rc;
+	if (p->start) {
+		pl = mikey_chain_add(&tp, MIKEY_PT_TR);
+		pl->u.ts.role = MIKEY_TSR_START;
+		pl->u.ts.ts_type = MIKEY_TS_NTP_UTC_32;
+		pl->u.ts.value = p->start >> 32;
+	}
+	if (p->end) {
+		pl = mikey_chain_add(&tp, MIKEY_PT_TR);
+		pl->u.ts.role = MIKEY_TSR_END;
+		pl->u.ts.ts_type = MIKEY_TS_NTP_UTC_32;
+		pl->u.ts.value = p->end >> 32;
+	}
+	if (with_keys && p->nkeys) {
+		for (i = 0; i < p->nkeys; i++) {
+			if (p->key_len[i] < 16 || p->key_len[i] > MIKEY_MAX_KEY)
+				return MIKEY_ERR_INVAL;
+			memset(&kd[i], 0, sizeof(kd[i]));
+			kd[i].type = p->key_type[i];
+			kd[i].kv = MIKEY_KV_SPI;
+			kd[i].key.p = zeros;
+			kd[i].key.len = p->key_len[i];
+			kd[i].spi.p = zeros;
+			kd[i].spi.len = 4;
+		}
+		rc = mikey_keydata_encode(kd, p->nkeys, kdb, kdcap, &kdlen);
+		if (rc != 0)
+			return rc;
+		pl = mikey_chain_add(&tp, MIKEY_PT_KEMAC);
+		pl->u.kemac.encr_alg = MIKEY_ENCR_NULL;
+		pl->u.kemac.encr_data.p = kdb;
+		pl->u.kemac.encr_data.len = kdlen;
+		pl->u.kemac.mac_alg = MIKEY_MAC_NULL;
+	}
+	for (i = 0; i < p->nresp; i++)
+		if ((rc = mikey_chain_add_idr(&tp, MIKEY_ROLE_R,
+		    &p->resp[i])) != 0)
+			return rc;
+	return mikey_tpdata_encode(&tp, out, cap, len_out);
+}
+
 int
 mikey_i_request_init(const struct mikey_env *env,
     const struct mikey_request_params *p, struct mikey_i_request *st,
     uint8_t *out, size_t cap, size_t *len_out)
 {
 	struct mikey_msg m;
-	struct mikey_chain tp;
 	struct mikey_payload *pl;
-	struct mikey_keydata kd[MIKEY_MAX_KEYS];
 	struct mikey_msgkeys k;
 	struct mikey_bytes rb, app[2];
 	uint8_t rnd[255], csb[4], tpd[4096], kdb[MIKEY_MAX_KEYS * 80];
-	size_t i, tplen, kdlen, len;
+	size_t tplen, len;
 	uint64_t now;
 	int rc;
 
@@ -108,67 +129,18 @@ mikey_i_request_init(const struct mikey_env *env,
 	if ((rc = mikey_env_rand(env, rnd, rb.len)) != 0)
 		return rc;
 
-	/* the desired policy (RFC 6043 6.10 TP Data order) */
-	tp.n = 0;
-	if ((rc = add_idr(&tp, MIKEY_ROLE_I, &p->idi)) != 0)
-		return rc;
-	if (p->start) {
-		pl = mikey_chain_add(&tp, MIKEY_PT_TR);
-		pl->u.ts.role = MIKEY_TSR_START;
-		pl->u.ts.ts_type = MIKEY_TS_NTP_UTC_32;
-		pl->u.ts.value = p->start >> 32;
-	}
-	if (p->end) {
-		pl = mikey_chain_add(&tp, MIKEY_PT_TR);
-		pl->u.ts.role = MIKEY_TSR_END;
-		pl->u.ts.ts_type = MIKEY_TS_NTP_UTC_32;
-		pl->u.ts.value = p->end >> 32;
-	}
-	if (p->nkeys) {
-		/* desired keys: types and lengths, key bytes zero (6.10) */
-		for (i = 0; i < p->nkeys; i++) {
-			if (p->key_len[i] < 16 || p->key_len[i] > MIKEY_MAX_KEY)
-				return MIKEY_ERR_INVAL;
-			memset(&kd[i], 0, sizeof(kd[i]));
-			kd[i].type = p->key_type[i];
-			kd[i].kv = MIKEY_KV_SPI;
-			kd[i].key.p = zeros;
-			kd[i].key.len = p->key_len[i];
-			kd[i].spi.p = zeros;
-			kd[i].spi.len = 4;
-		}
-		rc = mikey_keydata_encode(kd, p->nkeys, kdb, sizeof(kdb),
-		    &kdlen);
-		if (rc != 0)
-			return rc;
-		pl = mikey_chain_add(&tp, MIKEY_PT_KEMAC);
-		pl->u.kemac.encr_alg = MIKEY_ENCR_NULL;
-		pl->u.kemac.encr_data.p = kdb;
-		pl->u.kemac.encr_data.len = kdlen;
-		pl->u.kemac.mac_alg = MIKEY_MAC_NULL;
-	}
-	for (i = 0; i < p->nresp; i++)
-		if ((rc = add_idr(&tp, MIKEY_ROLE_R, &p->resp[i])) != 0)
-			return rc;
-	if ((rc = mikey_tpdata_encode(&tp, tpd, sizeof(tpd), &tplen)) != 0)
+	/* the desired policy, with the keys wanted (6.10) */
+	rc = build_tpdata(p, 1, kdb, sizeof(kdb), tpd, sizeof(tpd), &tplen);
+	if (rc != 0)
 		return rc;
 
-	memset(&m.hdr, 0, sizeof(m.hdr));
-	m.body.n = 0;
-	m.hdr.version = 1;
-	m.hdr.data_type = MIKEY_DT_REQUEST_INIT_PSK;
-	m.hdr.v_flag = 1;
-	m.hdr.prf_func = p->suite.prf;
-	m.hdr.csb_id = ld32(csb);
-	m.hdr.map_type = MIKEY_MAP_EMPTY;
-	pl = mikey_chain_add(&m.body, MIKEY_PT_T);
-	pl->u.ts.ts_type = MIKEY_TS_NTP_UTC;
-	pl->u.ts.value = now;
+	mikey_msg_start(&m, MIKEY_DT_REQUEST_INIT_PSK, 1, p->suite.prf,
+	    ld32(csb), now);
 	pl = mikey_chain_add(&m.body, MIKEY_PT_RANDR);
 	pl->u.rand.role = MIKEY_RAND_I;
 	pl->u.rand.rand = rb;
-	if ((rc = add_idr(&m.body, MIKEY_ROLE_I, &p->idi)) != 0 ||
-	    (rc = add_idr(&m.body, MIKEY_ROLE_KMS, &p->idkms)) != 0)
+	if ((rc = mikey_chain_add_idr(&m.body, MIKEY_ROLE_I, &p->idi)) != 0 ||
+	    (rc = mikey_chain_add_idr(&m.body, MIKEY_ROLE_KMS, &p->idkms)) != 0)
 		return rc;
 	pl = mikey_chain_add(&m.body, MIKEY_PT_TP);
 	pl->u.ticket.ticket_type = MIKEY_TICKET_BASE;
@@ -178,8 +150,8 @@ mikey_i_request_init(const struct mikey_env *env,
 	pl->u.ticket.flags = p->flags;
 	pl->u.ticket.tp_data.p = tpd;
 	pl->u.ticket.tp_data.len = tplen;
-	if ((rc = add_idr(&m.body, MIKEY_ROLE_PSK, &p->idpsk)) != 0 ||
-	    (rc = add_v(&m.body, p->suite.mac)) != 0)
+	if ((rc = mikey_chain_add_idr(&m.body, MIKEY_ROLE_PSK, &p->idpsk)) != 0 ||
+	    (rc = mikey_chain_add_v(&m.body, p->suite.mac)) != 0)
 		return rc;
 	if ((rc = mikey_msg_encode(&m, out, cap, &len)) != 0)
 		return rc;
@@ -304,21 +276,6 @@ done:
 	return rc;
 }
 
-/* first_tgk - the first TGK or GTGK of a key list, or NULL */
-static const struct mikey_key *
-first_tgk(const struct mikey_key *keys, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (keys[i].type == MIKEY_KEY_TGK ||
-		    keys[i].type == MIKEY_KEY_TGK_SALT ||
-		    keys[i].type == MIKEY_KEY_GTGK ||
-		    keys[i].type == MIKEY_KEY_GTGK_SALT)
-			return &keys[i];
-	return NULL;
-}
-
 /*
  * initiator_data - Vi || Vr for key forking (RFC 6043 6.10): Vi copies
  *	the TRANSFER_INIT V (NP 9 so Vr follows: spec 4.15 Reading), Vr is a
@@ -342,7 +299,7 @@ initiator_data(const struct mikey_ticket *t, uint8_t tprf, uint8_t alg,
 	p->u.v.alg = alg;
 	p->u.v.mac.p = vmac;
 	p->u.v.mac.len = (size_t)ml;
-	if ((rc = add_v(&ch, alg)) != 0)
+	if ((rc = mikey_chain_add_v(&ch, alg)) != 0)
 		return rc;
 	if ((rc = mikey_tpdata_encode(&ch, out, cap, &len)) != 0)
 		return rc;
@@ -389,7 +346,7 @@ mikey_i_transfer_init(const struct mikey_env *env, const struct mikey_ticket *t,
 	if ((rc = mikey_policy_parse(&tk, &pol, NULL)) != 0)
 		return rc;
 	longest = t->mpki.key_len;
-	if ((tgk = first_tgk(t->keys, t->nkeys)) != NULL &&
+	if ((tgk = mikey_keys_first_tgk(t->keys, t->nkeys)) != NULL &&
 	    tgk->key_len > longest)
 		longest = tgk->key_len;
 	if ((rc = mikey_env_rand(env, csb, sizeof(csb))) != 0)
@@ -404,25 +361,19 @@ mikey_i_transfer_init(const struct mikey_env *env, const struct mikey_ticket *t,
 	st->tprf = pol.prf;
 	st->flags = pol.flags;
 
-	memset(&m.hdr, 0, sizeof(m.hdr));
-	m.body.n = 0;
-	m.hdr.version = 1;
-	m.hdr.data_type = MIKEY_DT_TRANSFER_INIT;
-	m.hdr.v_flag = (pol.flags & MIKEY_TPF_F) ? 1 : 0;	/* 4.2.2.1 */
-	m.hdr.prf_func = p->suite.prf;
-	m.hdr.csb_id = st->csb_id;
-	m.hdr.map_type = MIKEY_MAP_GENERIC;	/* SRTP-ID SHALL NOT */
+	/* HDR V = F (4.2.2.1); GENERIC-ID map, SRTP-ID SHALL NOT be used */
+	mikey_msg_start(&m, MIKEY_DT_TRANSFER_INIT,
+	    (pol.flags & MIKEY_TPF_F) ? 1 : 0, p->suite.prf, st->csb_id,
+	    mikey_env_now(env));
+	m.hdr.map_type = MIKEY_MAP_GENERIC;
 	m.hdr.ncs = p->ncs;
 	for (i = 0; i < p->ncs; i++)
 		m.hdr.cs[i] = p->cs[i];
-	pl = mikey_chain_add(&m.body, MIKEY_PT_T);
-	pl->u.ts.ts_type = MIKEY_TS_NTP_UTC;
-	pl->u.ts.value = mikey_env_now(env);
 	pl = mikey_chain_add(&m.body, MIKEY_PT_RANDR);
 	pl->u.rand.role = MIKEY_RAND_I;
 	pl->u.rand.rand = rb;
-	if ((rc = add_idr(&m.body, MIKEY_ROLE_I, &p->idi)) != 0 ||
-	    (rc = add_idr(&m.body, MIKEY_ROLE_R, &p->idr)) != 0)
+	if ((rc = mikey_chain_add_idr(&m.body, MIKEY_ROLE_I, &p->idi)) != 0 ||
+	    (rc = mikey_chain_add_idr(&m.body, MIKEY_ROLE_R, &p->idr)) != 0)
 		return rc;
 	for (i = 0; i < p->nsp; i++) {
 		pl = mikey_chain_add(&m.body, MIKEY_PT_SP);
@@ -431,7 +382,7 @@ mikey_i_transfer_init(const struct mikey_env *env, const struct mikey_ticket *t,
 	pl = mikey_chain_add(&m.body, MIKEY_PT_TICKET);
 	pl->u = tk.u;
 	pl->u.ticket.init_data.len = 0;
-	if ((rc = add_v(&m.body, p->suite.mac)) != 0)
+	if ((rc = mikey_chain_add_v(&m.body, p->suite.mac)) != 0)
 		return rc;
 	if ((rc = mikey_msg_encode(&m, out, cap, &len)) != 0)
 		return rc;
@@ -558,7 +509,7 @@ mikey_i_transfer_tek(const struct mikey_ticket *t,
     const struct mikey_i_transfer *st, uint8_t cs_id, uint8_t *tek,
     size_t len)
 {
-	const struct mikey_key *tgk = first_tgk(t->keys, t->nkeys);
+	const struct mikey_key *tgk = mikey_keys_first_tgk(t->keys, t->nkeys);
 	struct mikey_bytes ri, rr, id, rk;
 	struct mikey_key forked;
 	int rc;
@@ -604,7 +555,6 @@ mikey_i_ticket_make(const struct mikey_env *env,
 	struct mikey_ticket_keys tk;
 	struct mikey_payload tp, tkt;
 	struct mikey_chain ch;
-	struct mikey_payload *pl;
 	struct mikey_bytes thdr, rand;
 	const struct mikey_payload *r;
 	uint8_t tpd[4096];
@@ -619,25 +569,7 @@ mikey_i_ticket_make(const struct mikey_env *env,
 		return MIKEY_ERR_POLICY;
 	if ((rc = mikey_policy_check_flags(p->flags)) != 0)
 		return rc;
-	ch.n = 0;
-	if ((rc = add_idr(&ch, MIKEY_ROLE_I, &p->idi)) != 0)
-		return rc;
-	if (p->start) {
-		pl = mikey_chain_add(&ch, MIKEY_PT_TR);
-		pl->u.ts.role = MIKEY_TSR_START;
-		pl->u.ts.ts_type = MIKEY_TS_NTP_UTC_32;
-		pl->u.ts.value = p->start >> 32;
-	}
-	if (p->end) {
-		pl = mikey_chain_add(&ch, MIKEY_PT_TR);
-		pl->u.ts.role = MIKEY_TSR_END;
-		pl->u.ts.ts_type = MIKEY_TS_NTP_UTC_32;
-		pl->u.ts.value = p->end >> 32;
-	}
-	for (i = 0; i < p->nresp; i++)
-		if ((rc = add_idr(&ch, MIKEY_ROLE_R, &p->resp[i])) != 0)
-			return rc;
-	if ((rc = mikey_tpdata_encode(&ch, tpd, sizeof(tpd), &len)) != 0)
+	if ((rc = build_tpdata(p, 0, NULL, 0, tpd, sizeof(tpd), &len)) != 0)
 		return rc;
 	memset(&tp, 0, sizeof(tp));
 	tp.type = MIKEY_PT_TP;

@@ -22,8 +22,6 @@
 
 #include "mikey/mikey-int.h"
 
-static const uint8_t zeros[64];
-
 /* answer_error - an Error message for hdr with errno_ */
 static int
 answer_error(const struct mikey_env *env, const struct mikey_hdr *hdr,
@@ -35,33 +33,6 @@ answer_error(const struct mikey_env *env, const struct mikey_hdr *hdr,
 	res->err = err;
 	res->errno_ = en;
 	return mikey_error_msg(env, hdr, en, out, cap, len_out);
-}
-
-/* add_idr - append an IDR payload if id is not empty */
-static int
-add_idr(struct mikey_chain *ch, uint8_t role, const struct mikey_id *id)
-{
-	struct mikey_payload *p;
-
-	if (id->data.len == 0)
-		return 0;
-	if (id->data.len > MIKEY_MAX_ID)
-		return MIKEY_ERR_TOO_BIG;
-	if ((p = mikey_chain_add(ch, MIKEY_PT_IDR)) == NULL)
-		return MIKEY_ERR_TOO_MANY;
-	p->u.id.role = role;
-	p->u.id.type = id->type;
-	p->u.id.data = id->data;
-	return 0;
-}
-
-/* same_id - exact identity match */
-static int
-same_id(const struct mikey_id *a, const struct mikey_id *b)
-{
-	return a->type == b->type && a->data.len == b->data.len &&
-	    (a->data.len == 0 || memcmp(a->data.p, b->data.p, a->data.len) ==
-	    0);
 }
 
 /*
@@ -110,7 +81,7 @@ authenticate(const struct mikey_env *env, const struct mikey_kms_conf *conf,
 	if (idk != NULL) {
 		idkms.type = idk->u.id.type;
 		idkms.data = idk->u.id.data;
-		if (conf->id.data.len && !same_id(&idkms, &conf->id))
+		if (conf->id.data.len && !mikey_id_equal(&idkms, &conf->id))
 			return MIKEY_ERR_MISMATCH;
 	}
 	if ((rc = mikey_msg_check_ts(env, m)) != 0)
@@ -156,10 +127,10 @@ grant_equal(const struct mikey_grant *a, const struct mikey_grant *b)
 
 	if (a->flags != b->flags || a->prf != b->prf || a->start != b->start ||
 	    a->end != b->end || a->nresp != b->nresp ||
-	    !same_id(&a->idi, &b->idi))
+	    !mikey_id_equal(&a->idi, &b->idi))
 		return 0;
 	for (i = 0; i < a->nresp; i++)
-		if (!same_id(&a->resp[i], &b->resp[i]))
+		if (!mikey_id_equal(&a->resp[i], &b->resp[i]))
 			return 0;
 	return 1;
 }
@@ -176,7 +147,7 @@ build_tp(const struct mikey_kms_conf *conf, const struct mikey_grant *g,
 
 	(void)conf;
 	ch.n = 0;
-	if ((rc = add_idr(&ch, MIKEY_ROLE_I, &g->idi)) != 0)
+	if ((rc = mikey_chain_add_idr(&ch, MIKEY_ROLE_I, &g->idi)) != 0)
 		return rc;
 	p = mikey_chain_add(&ch, MIKEY_PT_TR);
 	p->u.ts.role = MIKEY_TSR_START;
@@ -187,7 +158,7 @@ build_tp(const struct mikey_kms_conf *conf, const struct mikey_grant *g,
 	p->u.ts.ts_type = MIKEY_TS_NTP_UTC_32;
 	p->u.ts.value = g->end >> 32;
 	for (i = 0; i < g->nresp; i++)
-		if ((rc = add_idr(&ch, MIKEY_ROLE_R, &g->resp[i])) != 0)
+		if ((rc = mikey_chain_add_idr(&ch, MIKEY_ROLE_R, &g->resp[i])) != 0)
 			return rc;
 	if ((rc = mikey_tpdata_encode(&ch, buf, cap, &len)) != 0)
 		return rc;
@@ -318,7 +289,7 @@ respond(const struct mikey_env *env, const struct mikey_kms_conf *conf,
 	p = mikey_chain_add(&m.body, MIKEY_PT_T);
 	p->u.ts.ts_type = MIKEY_TS_NTP_UTC;
 	p->u.ts.value = now;
-	if ((rc = add_idr(&m.body, MIKEY_ROLE_KMS, &conf->id)) != 0)
+	if ((rc = mikey_chain_add_idr(&m.body, MIKEY_ROLE_KMS, &conf->id)) != 0)
 		goto done;
 	if (ticket != NULL) {
 		p = mikey_chain_add(&m.body, MIKEY_PT_TICKET);
@@ -336,11 +307,8 @@ respond(const struct mikey_env *env, const struct mikey_kms_conf *conf,
 		}
 		*p = tail->pl[i];
 	}
-	p = mikey_chain_add(&m.body, MIKEY_PT_V);
-	p->u.v.alg = mac;
-	p->u.v.mac.p = zeros;
-	p->u.v.mac.len = (size_t)mikey_mac_len(mac);
-	if ((rc = mikey_msg_encode(&m, out, cap, &len)) != 0)
+	if ((rc = mikey_chain_add_v(&m.body, mac)) != 0 ||
+	    (rc = mikey_msg_encode(&m, out, cap, &len)) != 0)
 		goto done;
 	app = req->raw;		/* MAC over RESP || INIT (5.5) */
 	rc = mikey_v_finish(out, len, mac, k.auth, k.auth_len, 0, 0, &app, 1);
@@ -607,7 +575,7 @@ process_resolve(const struct mikey_env *env, const struct mikey_kms_conf *conf,
 				goto done;
 			nk++;
 		}
-		if ((rc = add_idr(&tail, MIKEY_ROLE_R, &requester)) != 0)
+		if ((rc = mikey_chain_add_idr(&tail, MIKEY_ROLE_R, &requester)) != 0)
 			goto done;
 		p = mikey_chain_add(&tail, MIKEY_PT_RANDR);
 		p->u.rand.role = MIKEY_RAND_KMS;

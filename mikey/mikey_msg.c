@@ -333,22 +333,92 @@ mikey_err_to_errno(int err)
 }
 
 int
+mikey_chain_add_idr(struct mikey_chain *ch, uint8_t role,
+    const struct mikey_id *id)
+{
+	struct mikey_payload *p;
+
+	if (id->data.len == 0)
+		return 0;
+	if (id->data.len > MIKEY_MAX_ID)
+		return MIKEY_ERR_TOO_BIG;
+	if ((p = mikey_chain_add(ch, MIKEY_PT_IDR)) == NULL)
+		return MIKEY_ERR_TOO_MANY;
+	p->u.id.role = role;
+	p->u.id.type = id->type;
+	p->u.id.data = id->data;
+	return 0;
+}
+
+int
+mikey_chain_add_v(struct mikey_chain *ch, uint8_t alg)
+{
+	static const uint8_t zeros[64];
+	struct mikey_payload *p;
+	int ml = mikey_mac_len(alg);
+
+	if (ml <= 0)
+		return MIKEY_ERR_ALG;
+	if ((p = mikey_chain_add(ch, MIKEY_PT_V)) == NULL)
+		return MIKEY_ERR_TOO_MANY;
+	p->u.v.alg = alg;
+	p->u.v.mac.p = zeros;
+	p->u.v.mac.len = (size_t)ml;
+	return 0;
+}
+
+void
+mikey_msg_start(struct mikey_msg *m, uint8_t data_type, uint8_t v_flag,
+    uint8_t prf, uint32_t csb_id, uint64_t now)
+{
+	struct mikey_payload *p;
+
+	memset(&m->hdr, 0, sizeof(m->hdr));
+	m->body.n = 0;
+	m->raw.p = NULL;
+	m->raw.len = 0;
+	m->hdr.version = 1;
+	m->hdr.data_type = data_type;
+	m->hdr.v_flag = v_flag;
+	m->hdr.prf_func = prf;
+	m->hdr.csb_id = csb_id;
+	m->hdr.map_type = MIKEY_MAP_EMPTY;
+	p = mikey_chain_add(&m->body, MIKEY_PT_T);
+	p->u.ts.ts_type = MIKEY_TS_NTP_UTC;
+	p->u.ts.value = now;
+}
+
+const struct mikey_key *
+mikey_keys_first_tgk(const struct mikey_key *keys, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (keys[i].type == MIKEY_KEY_TGK ||
+		    keys[i].type == MIKEY_KEY_TGK_SALT ||
+		    keys[i].type == MIKEY_KEY_GTGK ||
+		    keys[i].type == MIKEY_KEY_GTGK_SALT)
+			return &keys[i];
+	return NULL;
+}
+
+int
+mikey_id_equal(const struct mikey_id *a, const struct mikey_id *b)
+{
+	return a->type == b->type && a->data.len == b->data.len &&
+	    (a->data.len == 0 || memcmp(a->data.p, b->data.p, a->data.len) ==
+	    0);
+}
+
+int
 mikey_error_msg(const struct mikey_env *env, const struct mikey_hdr *hdr,
     uint8_t errno_, uint8_t *out, size_t cap, size_t *len_out)
 {
 	struct mikey_msg m;
 	struct mikey_payload *p;
 
-	memset(&m.hdr, 0, sizeof(m.hdr));
-	m.body.n = 0;
-	m.hdr.version = 1;
-	m.hdr.data_type = MIKEY_DT_ERROR;
-	m.hdr.prf_func = hdr ? hdr->prf_func : 0;
-	m.hdr.csb_id = hdr ? hdr->csb_id : 0;
-	m.hdr.map_type = MIKEY_MAP_EMPTY;
-	p = mikey_chain_add(&m.body, MIKEY_PT_T);
-	p->u.ts.ts_type = MIKEY_TS_NTP_UTC;
-	p->u.ts.value = mikey_env_now(env);
+	mikey_msg_start(&m, MIKEY_DT_ERROR, 0, hdr ? hdr->prf_func : 0,
+	    hdr ? hdr->csb_id : 0, mikey_env_now(env));
 	p = mikey_chain_add(&m.body, MIKEY_PT_ERR);
 	p->u.err.errno_ = errno_;
 	return mikey_msg_encode(&m, out, cap, len_out);

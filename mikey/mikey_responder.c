@@ -17,8 +17,6 @@
 
 #include "mikey/mikey-int.h"
 
-static const uint8_t zeros[64];
-
 void
 mikey_r_resolve_cleanup(struct mikey_r_resolve *st)
 {
@@ -31,14 +29,6 @@ mikey_resolved_cleanup(struct mikey_resolved *r)
 {
 	if (r != NULL)
 		mikey_cleanse(r, sizeof(*r));
-}
-
-/* same_id - exact identity match */
-static int
-same_id(const struct mikey_id *a, const struct mikey_id *b)
-{
-	return a->data.len == b->data.len && (a->data.len == 0 ||
-	    memcmp(a->data.p, b->data.p, a->data.len) == 0);
 }
 
 /* ntp_secs - NTP-UTC 64 to Unix seconds in the 1968-2104 window */
@@ -100,7 +90,7 @@ mikey_r_transfer_parse(const struct mikey_env *env, const uint8_t *msg,
 	    mikey_chain_find(&x->msg.body, MIKEY_PT_KEMAC, -1, 0) != NULL)
 		return MIKEY_ERR_POLICY;	/* L = 0: no initiator keys */
 	/* the sender named in the message must be the one in the ticket */
-	if (idi != NULL && x->pol.has_idi && !same_id(&x->idi, &x->pol.idi))
+	if (idi != NULL && x->pol.has_idi && !mikey_id_equal(&x->idi, &x->pol.idi))
 		return MIKEY_ERR_MISMATCH;
 	now = ntp_secs(mikey_env_now(env));
 	if (x->pol.start && ntp_secs(x->pol.start) >
@@ -111,41 +101,6 @@ mikey_r_transfer_parse(const struct mikey_env *env, const uint8_t *msg,
 	/* a TRANSFER_INIT from beyond the allowed skew in the future */
 	if (ntp_secs(x->t) > now + (int64_t)mikey_env_skew(env))
 		return MIKEY_ERR_TS;
-	return 0;
-}
-
-/* add_idr - append an IDR payload if id is not empty */
-static int
-add_idr(struct mikey_chain *ch, uint8_t role, const struct mikey_id *id)
-{
-	struct mikey_payload *p;
-
-	if (id->data.len == 0)
-		return 0;
-	if (id->data.len > MIKEY_MAX_ID)
-		return MIKEY_ERR_TOO_BIG;
-	if ((p = mikey_chain_add(ch, MIKEY_PT_IDR)) == NULL)
-		return MIKEY_ERR_TOO_MANY;
-	p->u.id.role = role;
-	p->u.id.type = id->type;
-	p->u.id.data = id->data;
-	return 0;
-}
-
-/* add_v - append a V payload with a MAC placeholder */
-static int
-add_v(struct mikey_chain *ch, uint8_t alg)
-{
-	struct mikey_payload *p;
-	int ml = mikey_mac_len(alg);
-
-	if (ml <= 0)
-		return MIKEY_ERR_ALG;
-	if ((p = mikey_chain_add(ch, MIKEY_PT_V)) == NULL)
-		return MIKEY_ERR_TOO_MANY;
-	p->u.v.alg = alg;
-	p->u.v.mac.p = zeros;
-	p->u.v.mac.len = (size_t)ml;
 	return 0;
 }
 
@@ -175,28 +130,19 @@ mikey_r_resolve_init(const struct mikey_env *env,
 	rb.len = mikey_rand_len(me->suite.prf, me->psk_len);
 	if ((rc = mikey_env_rand(env, rnd, rb.len)) != 0)
 		return rc;
-	memset(&m.hdr, 0, sizeof(m.hdr));
-	m.body.n = 0;
-	m.hdr.version = 1;
-	m.hdr.data_type = MIKEY_DT_RESOLVE_INIT_PSK;
-	m.hdr.v_flag = 1;
-	m.hdr.prf_func = me->suite.prf;
-	m.hdr.csb_id = ld32(csb);
-	m.hdr.map_type = MIKEY_MAP_EMPTY;
-	pl = mikey_chain_add(&m.body, MIKEY_PT_T);
-	pl->u.ts.ts_type = MIKEY_TS_NTP_UTC;
-	pl->u.ts.value = mikey_env_now(env);
+	mikey_msg_start(&m, MIKEY_DT_RESOLVE_INIT_PSK, 1, me->suite.prf,
+	    ld32(csb), mikey_env_now(env));
 	pl = mikey_chain_add(&m.body, MIKEY_PT_RANDR);
 	pl->u.rand.role = MIKEY_RAND_R;
 	pl->u.rand.rand = rb;
-	if ((rc = add_idr(&m.body, MIKEY_ROLE_R, &me->id)) != 0 ||
-	    (rc = add_idr(&m.body, MIKEY_ROLE_KMS, &me->idkms)) != 0)
+	if ((rc = mikey_chain_add_idr(&m.body, MIKEY_ROLE_R, &me->id)) != 0 ||
+	    (rc = mikey_chain_add_idr(&m.body, MIKEY_ROLE_KMS, &me->idkms)) != 0)
 		return rc;
 	/* the TICKET as received, Initiator Data included (4.2.3.1) */
 	pl = mikey_chain_add(&m.body, MIKEY_PT_TICKET);
 	pl->u = x->ticket->u;
-	if ((rc = add_idr(&m.body, MIKEY_ROLE_PSK, &me->idpsk)) != 0 ||
-	    (rc = add_v(&m.body, me->suite.mac)) != 0)
+	if ((rc = mikey_chain_add_idr(&m.body, MIKEY_ROLE_PSK, &me->idpsk)) != 0 ||
+	    (rc = mikey_chain_add_v(&m.body, me->suite.mac)) != 0)
 		return rc;
 	if ((rc = mikey_msg_encode(&m, out, cap, &len)) != 0)
 		return rc;
@@ -402,27 +348,12 @@ done:
 	return rc;
 }
 
-/* first_tgk - the first TGK or GTGK of a key list, or NULL */
-static const struct mikey_key *
-first_tgk(const struct mikey_key *keys, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (keys[i].type == MIKEY_KEY_TGK ||
-		    keys[i].type == MIKEY_KEY_TGK_SALT ||
-		    keys[i].type == MIKEY_KEY_GTGK ||
-		    keys[i].type == MIKEY_KEY_GTGK_SALT)
-			return &keys[i];
-	return NULL;
-}
-
 int
 mikey_r_transfer_tek(const struct mikey_r_transfer *x,
     const struct mikey_resolved *keys, const struct mikey_bytes *randrr,
     uint8_t cs_id, uint8_t *tek, size_t len)
 {
-	const struct mikey_key *tgk = first_tgk(keys->keys, keys->nkeys);
+	const struct mikey_key *tgk = mikey_keys_first_tgk(keys->keys, keys->nkeys);
 	uint32_t f = x->pol.flags;
 
 	if (tgk == NULL)
@@ -476,7 +407,7 @@ mikey_r_transfer_resp(const struct mikey_env *env,
 		pl->u.rand.rand = rr;
 	}
 	/* IDRr: the identity the KMS answered with, else ours (4.2.2.3) */
-	if ((rc = add_idr(&m.body, MIKEY_ROLE_R, keys->idr.data.len ?
+	if ((rc = mikey_chain_add_idr(&m.body, MIKEY_ROLE_R, keys->idr.data.len ?
 	    &keys->idr : &x->idr)) != 0)
 		return rc;
 	if (keys->randrkms_len) {
@@ -485,7 +416,7 @@ mikey_r_transfer_resp(const struct mikey_env *env,
 		pl->u.rand.rand.p = keys->randrkms;
 		pl->u.rand.rand.len = keys->randrkms_len;
 	}
-	if ((rc = add_v(&m.body, v->u.v.alg)) != 0)
+	if ((rc = mikey_chain_add_v(&m.body, v->u.v.alg)) != 0)
 		return rc;
 	if ((rc = mikey_msg_encode(&m, out, cap, &len)) != 0)
 		return rc;
