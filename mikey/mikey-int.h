@@ -220,6 +220,27 @@ const struct mikey_key *mikey_keys_first_tgk(const struct mikey_key *keys,
 /* mikey_id_equal - same identity bytes */
 int mikey_id_equal(const struct mikey_id *a, const struct mikey_id *b);
 
+/*
+ * mikey_resp_verify - what processing a KMS response starts with (RFC 6043
+ *	4.2.1.6, 4.2.3.6): decode msg into m, an Error message gives
+ *	MIKEY_ERR_PEER, check the data type, that CSB ID and PRF are those of
+ *	our initial message init, verify V with K2 from psk and the RANDR of
+ *	init (rand_role) over RESP || INIT, then T.  k receives the K2 keys
+ *	for the KEMAC; the caller wipes them.
+ */
+int mikey_resp_verify(const struct mikey_env *env, uint8_t dt,
+    const uint8_t *init, size_t init_len, const uint8_t *psk, size_t psk_len,
+    uint8_t rand_role, const uint8_t *msg, size_t len, struct mikey_msg *m,
+    struct mikey_msgkeys *k, int *peer_errno, struct mikey_diag *diag);
+/*
+ * mikey_resp_keys - open a response KEMAC laid out as MPKi || [MPKr]
+ *	(forking) || session keys; *nkeys session keys into keys (room for
+ *	MIKEY_MAX_KEYS).
+ */
+int mikey_resp_keys(const struct mikey_msg *m, const struct mikey_msgkeys *k,
+    int forking, struct mikey_key *mpki, struct mikey_key *mpkr,
+    struct mikey_key *keys, size_t *nkeys);
+
 /* mikey_msg_peer_error - if m is an Error message: its first Error no */
 int mikey_msg_peer_error(const struct mikey_msg *m, int *errno_out);
 /* mikey_msg_check_ts - |T - now| <= skew for message m */

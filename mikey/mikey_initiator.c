@@ -187,47 +187,23 @@ mikey_i_request_resp(const struct mikey_env *env,
     const struct mikey_i_request *st, const uint8_t *msg, size_t len,
     struct mikey_ticket *t, int *peer_errno, struct mikey_diag *diag)
 {
-	struct mikey_msg m, init;
-	const struct mikey_payload *ts, *tk, *km, *ri;
-	struct mikey_key keys[MIKEY_MAX_KEYS + 2];
+	struct mikey_msg m;
+	const struct mikey_payload *tk;
 	struct mikey_policy pol;
 	struct mikey_msgkeys k;
-	struct mikey_bytes app;
-	size_t n, i, first;
 	int rc;
 
-	memset(&k, 0, sizeof(k));
 	memset(t, 0, sizeof(*t));
-	if ((rc = mikey_msg_decode(msg, len, &m, diag)) != 0)
-		return rc;
-	if ((rc = mikey_msg_peer_error(&m, peer_errno)) != 0)
-		return rc;
-	if (m.hdr.data_type != MIKEY_DT_REQUEST_RESP)
-		return MIKEY_ERR_DATA_TYPE;
-	if (mikey_msg_decode(st->init, st->init_len, &init, NULL) != 0)
-		return MIKEY_ERR_INVAL;
-	if (m.hdr.csb_id != init.hdr.csb_id ||
-	    m.hdr.prf_func != init.hdr.prf_func)
-		return MIKEY_ERR_MISMATCH;
-	ts = mikey_chain_find(&m.body, MIKEY_PT_T, -1, 0);
-	tk = mikey_chain_find(&m.body, MIKEY_PT_TICKET, -1, 0);
-	km = mikey_chain_find(&m.body, MIKEY_PT_KEMAC, -1, 0);
-	ri = mikey_chain_find(&init.body, MIKEY_PT_RANDR, MIKEY_RAND_I, 0);
-	if (ts == NULL || tk == NULL || km == NULL || ri == NULL ||
-	    mikey_v_last(&m) == NULL)
-		return MIKEY_ERR_STRUCTURE;
-	/* K2 from the PSK: V over REQUEST_RESP || REQUEST_INIT first */
-	rc = mikey_msgkeys_derive(m.hdr.prf_func, st->psk, st->psk_len,
-	    m.hdr.csb_id, MIKEY_LBL_RESP, &ri->u.rand.rand, NULL,
-	    km->u.kemac.encr_alg, mikey_v_last(&m)->u.v.alg, &k);
+	rc = mikey_resp_verify(env, MIKEY_DT_REQUEST_RESP, st->init,
+	    st->init_len, st->psk, st->psk_len, MIKEY_RAND_I, msg, len, &m, &k,
+	    peer_errno, diag);
 	if (rc != 0)
+		return rc;
+	if ((tk = mikey_chain_find(&m.body, MIKEY_PT_TICKET, -1, 0)) == NULL) {
+		rc = MIKEY_ERR_STRUCTURE;
 		goto done;
-	app.p = st->init;
-	app.len = st->init_len;
-	if ((rc = mikey_v_verify(&m, k.auth, k.auth_len, 0, 0, &app, 1)) != 0)
-		goto done;
-	if ((rc = mikey_msg_check_ts(env, &m)) != 0)
-		goto done;
+	}
+	/* the granted policy must be one we can use (4.2.1.6) */
 	if ((rc = mikey_policy_parse(tk, &pol, NULL)) != 0)
 		goto done;
 	if (pol.ticket_type != MIKEY_TICKET_BASE) {
@@ -236,23 +212,12 @@ mikey_i_request_resp(const struct mikey_env *env,
 	}
 	if ((rc = mikey_policy_check_flags(pol.flags)) != 0)
 		goto done;
-	rc = mikey_kemac_open(&km->u.kemac, &k, m.hdr.csb_id,
-	    mikey_ts64(&ts->u.ts), keys, MIKEY_MAX_KEYS + 2, &n);
+	/* MPKi || [MPKr] (forking) || {TEK|TGK|GTGK} (4.2.1.5) */
+	rc = mikey_resp_keys(&m, &k, (pol.flags & MIKEY_TPF_I) != 0, &t->mpki,
+	    &t->mpkr, t->keys, &t->nkeys);
 	if (rc != 0)
 		goto done;
-	/* MPKi || [MPKr] (forking) || {TEK|TGK|GTGK} (4.2.1.5) */
-	first = (pol.flags & MIKEY_TPF_I) ? 2 : 1;
-	if (n < first || n - first > MIKEY_MAX_KEYS ||
-	    keys[0].type != MIKEY_KEY_MPK ||
-	    (first == 2 && keys[1].type != MIKEY_KEY_MPK)) {
-		rc = MIKEY_ERR_STRUCTURE;
-		goto done;
-	}
-	for (i = first; i < n; i++)
-		if (keys[i].type == MIKEY_KEY_MPK) {
-			rc = MIKEY_ERR_STRUCTURE;
-			goto done;
-		}
+	t->has_mpkr = (pol.flags & MIKEY_TPF_I) != 0;
 	if (tk->len > sizeof(t->payload)) {
 		rc = MIKEY_ERR_TOO_BIG;
 		goto done;
@@ -260,18 +225,9 @@ mikey_i_request_resp(const struct mikey_env *env,
 	memcpy(t->payload, msg + tk->off, tk->len);
 	t->payload[0] = MIKEY_PT_LAST;
 	t->payload_len = tk->len;
-	t->mpki = keys[0];
-	if (first == 2) {
-		t->mpkr = keys[1];
-		t->has_mpkr = 1;
-	}
-	t->nkeys = n - first;
-	for (i = first; i < n; i++)
-		t->keys[i - first] = keys[i];
 done:
 	if (rc != 0)
 		mikey_ticket_cleanup(t);
-	mikey_cleanse(keys, sizeof(keys));
 	mikey_msgkeys_cleanup(&k);
 	return rc;
 }

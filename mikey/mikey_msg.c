@@ -283,6 +283,88 @@ mikey_msg_peer_error(const struct mikey_msg *m, int *errno_out)
 }
 
 int
+mikey_resp_verify(const struct mikey_env *env, uint8_t dt, const uint8_t *init,
+    size_t init_len, const uint8_t *psk, size_t psk_len, uint8_t rand_role,
+    const uint8_t *msg, size_t len, struct mikey_msg *m,
+    struct mikey_msgkeys *k, int *peer_errno, struct mikey_diag *diag)
+{
+	struct mikey_msg im;
+	const struct mikey_payload *r, *km, *v;
+	struct mikey_bytes app;
+	int rc;
+
+	memset(k, 0, sizeof(*k));
+	if ((rc = mikey_msg_decode(msg, len, m, diag)) != 0)
+		return rc;
+	if ((rc = mikey_msg_peer_error(m, peer_errno)) != 0)
+		return rc;
+	if (m->hdr.data_type != dt)
+		return MIKEY_ERR_DATA_TYPE;
+	if (mikey_msg_decode(init, init_len, &im, NULL) != 0)
+		return MIKEY_ERR_INVAL;
+	if (m->hdr.csb_id != im.hdr.csb_id ||
+	    m->hdr.prf_func != im.hdr.prf_func)
+		return MIKEY_ERR_MISMATCH;
+	r = mikey_chain_find(&im.body, MIKEY_PT_RANDR, rand_role, 0);
+	km = mikey_chain_find(&m->body, MIKEY_PT_KEMAC, -1, 0);
+	v = mikey_v_last(m);
+	if (r == NULL || km == NULL || v == NULL ||
+	    mikey_chain_find(&m->body, MIKEY_PT_T, -1, 0) == NULL)
+		return MIKEY_ERR_STRUCTURE;
+	/* K2 (4.2.1.5, 4.2.3.5): RANDRi for a request, RANDRr a resolve */
+	rc = mikey_msgkeys_derive(m->hdr.prf_func, psk, psk_len,
+	    m->hdr.csb_id, MIKEY_LBL_RESP,
+	    rand_role == MIKEY_RAND_I ? &r->u.rand.rand : NULL,
+	    rand_role == MIKEY_RAND_I ? NULL : &r->u.rand.rand,
+	    km->u.kemac.encr_alg, v->u.v.alg, k);
+	if (rc != 0)
+		return rc;
+	app.p = init;
+	app.len = init_len;
+	if ((rc = mikey_v_verify(m, k->auth, k->auth_len, 0, 0, &app, 1)) != 0 ||
+	    (rc = mikey_msg_check_ts(env, m)) != 0)
+		mikey_msgkeys_cleanup(k);
+	return rc;
+}
+
+int
+mikey_resp_keys(const struct mikey_msg *m, const struct mikey_msgkeys *k,
+    int forking, struct mikey_key *mpki, struct mikey_key *mpkr,
+    struct mikey_key *keys, size_t *nkeys)
+{
+	const struct mikey_payload *km, *ts;
+	struct mikey_key all[MIKEY_MAX_KEYS + 2];
+	size_t n, i, first = forking ? 2 : 1;
+	int rc;
+
+	km = mikey_chain_find(&m->body, MIKEY_PT_KEMAC, -1, 0);
+	ts = mikey_chain_find(&m->body, MIKEY_PT_T, -1, 0);
+	if (km == NULL || ts == NULL)
+		return MIKEY_ERR_STRUCTURE;
+	rc = mikey_kemac_open(&km->u.kemac, k, m->hdr.csb_id,
+	    mikey_ts64(&ts->u.ts), all, MIKEY_MAX_KEYS + 2, &n);
+	if (rc != 0)
+		return rc;
+	if (n < first || n - first > MIKEY_MAX_KEYS ||
+	    all[0].type != MIKEY_KEY_MPK ||
+	    (forking && all[1].type != MIKEY_KEY_MPK))
+		rc = MIKEY_ERR_STRUCTURE;
+	for (i = first; rc == 0 && i < n; i++)
+		if (all[i].type == MIKEY_KEY_MPK)
+			rc = MIKEY_ERR_STRUCTURE;
+	if (rc == 0) {
+		*mpki = all[0];
+		if (forking)
+			*mpkr = all[1];
+		for (i = first; i < n; i++)
+			keys[i - first] = all[i];
+		*nkeys = n - first;
+	}
+	mikey_cleanse(all, sizeof(all));
+	return rc;
+}
+
+int
 mikey_msg_check_ts(const struct mikey_env *env, const struct mikey_msg *m)
 {
 	const struct mikey_payload *t = mikey_chain_find(&m->body,

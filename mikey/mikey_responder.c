@@ -232,67 +232,30 @@ mikey_r_resolve_resp(const struct mikey_env *env,
     const uint8_t *msg, size_t len, struct mikey_resolved *out,
     int *peer_errno, struct mikey_diag *diag)
 {
-	struct mikey_msg m, init;
-	const struct mikey_payload *ts, *km, *rr, *idr, *rk, *v;
-	struct mikey_key keys[MIKEY_MAX_KEYS + 2];
+	struct mikey_msg m;
+	const struct mikey_payload *idr, *rk;
 	struct mikey_msgkeys k;
-	struct mikey_bytes app;
-	size_t n, i, first;
-	int rc;
+	int rc, forking = (x->pol.flags & MIKEY_TPF_I) != 0;
 
-	memset(&k, 0, sizeof(k));
 	memset(out, 0, sizeof(*out));
-	if ((rc = mikey_msg_decode(msg, len, &m, diag)) != 0)
+	rc = mikey_resp_verify(env, MIKEY_DT_RESOLVE_RESP, st->init,
+	    st->init_len, st->psk, st->psk_len, MIKEY_RAND_R, msg, len, &m, &k,
+	    peer_errno, diag);
+	if (rc != 0)
 		return rc;
-	if ((rc = mikey_msg_peer_error(&m, peer_errno)) != 0)
-		return rc;
-	if (m.hdr.data_type != MIKEY_DT_RESOLVE_RESP)
-		return MIKEY_ERR_DATA_TYPE;
-	if (mikey_msg_decode(st->init, st->init_len, &init, NULL) != 0)
-		return MIKEY_ERR_INVAL;
-	if (m.hdr.csb_id != init.hdr.csb_id ||
-	    m.hdr.prf_func != init.hdr.prf_func)
-		return MIKEY_ERR_MISMATCH;
-	ts = mikey_chain_find(&m.body, MIKEY_PT_T, -1, 0);
-	km = mikey_chain_find(&m.body, MIKEY_PT_KEMAC, -1, 0);
-	rr = mikey_chain_find(&init.body, MIKEY_PT_RANDR, MIKEY_RAND_R, 0);
 	idr = mikey_chain_find(&m.body, MIKEY_PT_IDR, MIKEY_ROLE_R, 0);
 	rk = mikey_chain_find(&m.body, MIKEY_PT_RANDR, MIKEY_RAND_KMS, 0);
-	if (ts == NULL || km == NULL || rr == NULL ||
-	    (v = mikey_v_last(&m)) == NULL)
-		return MIKEY_ERR_STRUCTURE;
-	rc = mikey_msgkeys_derive(m.hdr.prf_func, st->psk, st->psk_len,
-	    m.hdr.csb_id, MIKEY_LBL_RESP, NULL, &rr->u.rand.rand,
-	    km->u.kemac.encr_alg, v->u.v.alg, &k);
-	if (rc != 0)
-		goto done;
-	app.p = st->init;
-	app.len = st->init_len;
-	if ((rc = mikey_v_verify(&m, k.auth, k.auth_len, 0, 0, &app, 1)) != 0)
-		goto done;
-	if ((rc = mikey_msg_check_ts(env, &m)) != 0)
-		goto done;
-	rc = mikey_kemac_open(&km->u.kemac, &k, m.hdr.csb_id,
-	    mikey_ts64(&ts->u.ts), keys, MIKEY_MAX_KEYS + 2, &n);
-	if (rc != 0)
-		goto done;
-	/* MPKi || [MPKr'] || {TEK|TGK'|GTGK} (4.2.3.5) */
-	first = (x->pol.flags & MIKEY_TPF_I) ? 2 : 1;
-	if (n < first || n - first > MIKEY_MAX_KEYS ||
-	    keys[0].type != MIKEY_KEY_MPK ||
-	    (first == 2 && (keys[1].type != MIKEY_KEY_MPK || idr == NULL ||
-	    rk == NULL))) {
+	/* MPKi || [MPKr'] || {TEK|TGK'|GTGK} (4.2.3.5); forking also sends
+	 * the modifier (IDRr, RANDRkms) */
+	if (forking && (idr == NULL || rk == NULL)) {
 		rc = MIKEY_ERR_STRUCTURE;
 		goto done;
 	}
-	out->mpki = keys[0];
-	if (first == 2) {
-		out->mpkr = keys[1];
-		out->has_mpkr = 1;
-	}
-	out->nkeys = n - first;
-	for (i = first; i < n; i++)
-		out->keys[i - first] = keys[i];
+	rc = mikey_resp_keys(&m, &k, forking, &out->mpki, &out->mpkr,
+	    out->keys, &out->nkeys);
+	if (rc != 0)
+		goto done;
+	out->has_mpkr = forking;
 	if (idr != NULL) {
 		if (idr->u.id.data.len > sizeof(out->idr_buf)) {
 			rc = MIKEY_ERR_TOO_BIG;
@@ -312,7 +275,6 @@ mikey_r_resolve_resp(const struct mikey_env *env,
 done:
 	if (rc != 0)
 		mikey_resolved_cleanup(out);
-	mikey_cleanse(keys, sizeof(keys));
 	mikey_msgkeys_cleanup(&k);
 	return rc;
 }
