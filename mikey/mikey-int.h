@@ -209,6 +209,8 @@ mikey_id_make(uint8_t type, const void *p, size_t len)
 /* mikey_chain_add_idr - append an IDR payload unless id is empty */
 int mikey_chain_add_idr(struct mikey_chain *ch, uint8_t role,
     const struct mikey_id *id);
+/* mikey_chain_add_tr - append a TR payload (NTP-UTC-32 seconds of ntp) */
+int mikey_chain_add_tr(struct mikey_chain *ch, uint8_t role, uint64_t ntp);
 /* mikey_chain_add_v - append a V payload with a zero MAC placeholder */
 int mikey_chain_add_v(struct mikey_chain *ch, uint8_t alg);
 /* mikey_msg_start - HDR (Empty map, no CS) and a fresh NTP-UTC T payload */

@@ -58,18 +58,12 @@ build_tpdata(const struct mikey_request_params *p, int with_keys, uint8_t *kdb,
 	tp.n = 0;
 	if ((rc = mikey_chain_add_idr(&tp, MIKEY_ROLE_I, &p->idi)) != 0)
 		return rc;
-	if (p->start) {
-		pl = mikey_chain_add(&tp, MIKEY_PT_TR);
-		pl->u.ts.role = MIKEY_TSR_START;
-		pl->u.ts.ts_type = MIKEY_TS_NTP_UTC_32;
-		pl->u.ts.value = p->start >> 32;
-	}
-	if (p->end) {
-		pl = mikey_chain_add(&tp, MIKEY_PT_TR);
-		pl->u.ts.role = MIKEY_TSR_END;
-		pl->u.ts.ts_type = MIKEY_TS_NTP_UTC_32;
-		pl->u.ts.value = p->end >> 32;
-	}
+	if (p->start && (rc = mikey_chain_add_tr(&tp, MIKEY_TSR_START,
+	    p->start)) != 0)
+		return rc;
+	if (p->end && (rc = mikey_chain_add_tr(&tp, MIKEY_TSR_END,
+	    p->end)) != 0)
+		return rc;
 	if (with_keys && p->nkeys) {
 		for (i = 0; i < p->nkeys; i++) {
 			if (p->key_len[i] < 16 || p->key_len[i] > MIKEY_MAX_KEY)

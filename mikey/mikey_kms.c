@@ -141,7 +141,6 @@ build_tp(const struct mikey_kms_conf *conf, const struct mikey_grant *g,
     struct mikey_payload *tp, uint8_t *buf, size_t cap)
 {
 	struct mikey_chain ch;
-	struct mikey_payload *p;
 	size_t i, len;
 	int rc;
 
@@ -149,14 +148,12 @@ build_tp(const struct mikey_kms_conf *conf, const struct mikey_grant *g,
 	ch.n = 0;
 	if ((rc = mikey_chain_add_idr(&ch, MIKEY_ROLE_I, &g->idi)) != 0)
 		return rc;
-	p = mikey_chain_add(&ch, MIKEY_PT_TR);
-	p->u.ts.role = MIKEY_TSR_START;
-	p->u.ts.ts_type = MIKEY_TS_NTP_UTC_32;
-	p->u.ts.value = g->start >> 32;
-	p = mikey_chain_add(&ch, MIKEY_PT_TR);
-	p->u.ts.role = MIKEY_TSR_END;
-	p->u.ts.ts_type = MIKEY_TS_NTP_UTC_32;
-	p->u.ts.value = g->end >> 32;
+	if ((rc = mikey_chain_add_tr(&ch, MIKEY_TSR_START,
+	    g->start)) != 0)
+		return rc;
+	if ((rc = mikey_chain_add_tr(&ch, MIKEY_TSR_END,
+	    g->end)) != 0)
+		return rc;
 	for (i = 0; i < g->nresp; i++)
 		if ((rc = mikey_chain_add_idr(&ch, MIKEY_ROLE_R, &g->resp[i])) != 0)
 			return rc;

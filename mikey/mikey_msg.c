@@ -433,6 +433,19 @@ mikey_chain_add_idr(struct mikey_chain *ch, uint8_t role,
 }
 
 int
+mikey_chain_add_tr(struct mikey_chain *ch, uint8_t role, uint64_t ntp)
+{
+	struct mikey_payload *p;
+
+	if ((p = mikey_chain_add(ch, MIKEY_PT_TR)) == NULL)
+		return MIKEY_ERR_TOO_MANY;
+	p->u.ts.role = role;
+	p->u.ts.ts_type = MIKEY_TS_NTP_UTC_32;
+	p->u.ts.value = ntp >> 32;
+	return 0;
+}
+
+int
 mikey_chain_add_v(struct mikey_chain *ch, uint8_t alg)
 {
 	static const uint8_t zeros[64];
