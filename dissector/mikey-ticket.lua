@@ -87,7 +87,8 @@ local DATA_TYPES = {
 }
 local PRF_FUNCS = { [0] = "MIKEY-1", [1] = "PRF-HMAC-SHA-256" }
 local MAP_TYPES = { [0] = "SRTP-ID", [1] = "Empty map", [2] = "GENERIC-ID" }
-local PROT_TYPES = { [0] = "SRTP" }
+-- 241: imgate's private-use value (RFC 3830 10) for a CMS (S/MIME) session
+local PROT_TYPES = { [0] = "SRTP", [241] = "imgate CMS (private use)" }
 local ENCR_ALGS = { [0] = "NULL", [1] = "AES-CM-128", [2] = "AES-KW-128",
                     [3] = "AES-CM-256" }
 local MAC_ALGS = { [0] = "NULL", [1] = "HMAC-SHA-1-160",

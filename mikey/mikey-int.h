@@ -11,6 +11,13 @@
 
 #include "mikey/mikey.h"
 
+/* FALLTHROUGH - an intended fall into the next case (gcc and clang) */
+#if defined(__GNUC__) && __GNUC__ >= 7 || defined(__clang__)
+#define FALLTHROUGH	__attribute__((fallthrough))
+#else
+#define FALLTHROUGH	do { } while (0)
+#endif
+
 /* Big-endian loads and stores: the wire is network order (RFC 3830 6). */
 static inline uint16_t
 ld16(const uint8_t *p)

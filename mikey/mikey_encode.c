@@ -131,7 +131,7 @@ wr_payload(struct wbuf *w, const struct mikey_payload *pl, uint8_t next)
 		break;
 	case MIKEY_PT_IDR:
 		wbuf_u8(w, pl->u.id.role);
-		/* FALLTHROUGH */
+		FALLTHROUGH;
 	case MIKEY_PT_ID:
 	case MIKEY_PT_CERT:
 		wbuf_u8(w, pl->u.id.type);
@@ -152,7 +152,7 @@ wr_payload(struct wbuf *w, const struct mikey_payload *pl, uint8_t next)
 		break;
 	case MIKEY_PT_RANDR:
 		wbuf_u8(w, pl->u.rand.role);
-		/* FALLTHROUGH */
+		FALLTHROUGH;
 	case MIKEY_PT_RAND:
 		if (pl->u.rand.rand.len == 0 && !w->err)
 			w->err = MIKEY_ERR_LENGTH;

@@ -5,7 +5,8 @@
 #
 # Inputs: every $top_srcdir/tests/data/mikey/*.hex (one message per file, one
 # line of hex) and every $top_builddir/tests/data/gen/*.bin (messages written
-# by the project's own encoder; the directory may not exist yet).
+# by the project's own encoder: "imgatectl demo --write-dir" is run first
+# when tools/imgatectl is built).
 #
 # Environment: top_srcdir, top_builddir, TSHARK (empty: found on PATH; no
 # tshark: "1..0 # SKIP").  MIKEY_PCAP_WRITER=awk forces the built-in pcap
@@ -151,6 +152,16 @@ mkpcap() {
 }
 
 # ---------------------------------------------------------------- messages
+
+# Fresh messages from the project's own roles (one in-process exchange with
+# random keys), so this test does not depend on t_ctl_mikey.sh running first.
+# imgatectl writes each file under a temporary name and renames it.
+CTL=$top_builddir/tools/imgatectl
+if [ -x "$CTL" ]; then
+	mkdir -p "$GEN" && "$CTL" demo --quiet --write-dir "$GEN" \
+	    >"$tmp/demo.out" 2>&1 ||
+		echo "# imgatectl demo failed: $(tail -1 "$tmp/demo.out")"
+fi
 
 : >"$tmp/names"
 : >"$tmp/msgs.hex"
