@@ -751,6 +751,17 @@ struct mikey_r_transfer {
 MIKEY_WUR int mikey_r_transfer_parse(const struct mikey_env *env,
     const uint8_t *msg, size_t len, struct mikey_r_transfer *x,
     struct mikey_diag *diag);
+/*
+ * mikey_r_ticket_parse - set x up from a bare TICKET payload (NP byte
+ *	included, e.g. struct mikey_ticket's payload) instead of a
+ *	TRANSFER_INIT: for parties that resolve a ticket without a message
+ *	(a list server, a network function, a test tool).  The same policy
+ *	checks as mikey_r_transfer_parse; x->msg.hdr.data_type is 0 and
+ *	mikey_r_resolve_resp then has no TRANSFER_INIT to verify.
+ */
+MIKEY_WUR int mikey_r_ticket_parse(const struct mikey_env *env,
+    const uint8_t *ticket, size_t len, struct mikey_r_transfer *x,
+    struct mikey_diag *diag);
 
 /* A responder's credential with its KMS. */
 struct mikey_cred {

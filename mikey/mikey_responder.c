@@ -38,6 +38,34 @@ ntp_secs(uint64_t ntp)
 	return mikey_ntp_to_unix(ntp);
 }
 
+/*
+ * check_policy - the early reject on the ticket policy, before any KMS
+ *	contact (4.2.2.2): parse, ticket type, flag rules, N/O, validity
+ */
+static int
+check_policy(const struct mikey_env *env, struct mikey_r_transfer *x,
+    struct mikey_diag *diag)
+{
+	int64_t now;
+	int rc;
+
+	if ((rc = mikey_policy_parse(x->ticket, &x->pol, diag)) != 0)
+		return rc;
+	if (x->pol.ticket_type != MIKEY_TICKET_BASE)
+		return MIKEY_ERR_TICKET_TYPE;
+	if ((rc = mikey_policy_check_flags(x->pol.flags)) != 0)
+		return rc;
+	if (!(x->pol.flags & MIKEY_TPF_O))
+		return MIKEY_ERR_POLICY;	/* needs ticket-type processing */
+	now = ntp_secs(mikey_env_now(env));
+	if (x->pol.start && ntp_secs(x->pol.start) >
+	    now + (int64_t)mikey_env_skew(env))
+		return MIKEY_ERR_EXPIRED;	/* not yet valid */
+	if (x->pol.end && ntp_secs(x->pol.end) < now)
+		return MIKEY_ERR_EXPIRED;
+	return 0;
+}
+
 int
 mikey_r_transfer_parse(const struct mikey_env *env, const uint8_t *msg,
     size_t len, struct mikey_r_transfer *x, struct mikey_diag *diag)
@@ -77,27 +105,16 @@ mikey_r_transfer_parse(const struct mikey_env *env, const uint8_t *msg,
 		x->idr.type = idr->u.id.type;
 		x->idr.data = idr->u.id.data;
 	}
-	/* early reject on the ticket policy, before any KMS contact */
-	if ((rc = mikey_policy_parse(x->ticket, &x->pol, diag)) != 0)
+	if ((rc = check_policy(env, x, diag)) != 0)
 		return rc;
-	if (x->pol.ticket_type != MIKEY_TICKET_BASE)
-		return MIKEY_ERR_TICKET_TYPE;
-	if ((rc = mikey_policy_check_flags(x->pol.flags)) != 0)
-		return rc;
-	if (!(x->pol.flags & MIKEY_TPF_O))
-		return MIKEY_ERR_POLICY;	/* needs ticket-type processing */
 	if (!(x->pol.flags & MIKEY_TPF_L) &&
 	    mikey_chain_find(&x->msg.body, MIKEY_PT_KEMAC, -1, 0) != NULL)
 		return MIKEY_ERR_POLICY;	/* L = 0: no initiator keys */
 	/* the sender named in the message must be the one in the ticket */
-	if (idi != NULL && x->pol.has_idi && !mikey_id_equal(&x->idi, &x->pol.idi))
+	if (idi != NULL && x->pol.has_idi && !mikey_id_equal(&x->idi,
+	    &x->pol.idi))
 		return MIKEY_ERR_MISMATCH;
 	now = ntp_secs(mikey_env_now(env));
-	if (x->pol.start && ntp_secs(x->pol.start) >
-	    now + (int64_t)mikey_env_skew(env))
-		return MIKEY_ERR_EXPIRED;	/* not yet valid */
-	if (x->pol.end && ntp_secs(x->pol.end) < now)
-		return MIKEY_ERR_EXPIRED;
 	/* a TRANSFER_INIT from beyond the allowed skew in the future */
 	if (ntp_secs(x->t) > now + (int64_t)mikey_env_skew(env))
 		return MIKEY_ERR_TS;
@@ -194,6 +211,25 @@ check_vi(const struct mikey_r_transfer *x)
 }
 
 int
+mikey_r_ticket_parse(const struct mikey_env *env, const uint8_t *ticket,
+    size_t len, struct mikey_r_transfer *x, struct mikey_diag *diag)
+{
+	struct mikey_payload *pl;
+	int rc;
+
+	memset(x, 0, sizeof(*x));
+	pl = &x->msg.body.pl[0];
+	if ((rc = mikey_payload_decode(MIKEY_PT_TICKET, ticket, len, pl,
+	    diag)) != 0)
+		return rc;
+	x->msg.body.n = 1;
+	x->msg.raw.p = ticket;
+	x->msg.raw.len = len;
+	x->ticket = pl;
+	return check_policy(env, x, diag);
+}
+
+int
 mikey_r_transfer_verify(const struct mikey_r_transfer *x,
     const struct mikey_resolved *keys)
 {
@@ -270,8 +306,10 @@ mikey_r_resolve_resp(const struct mikey_env *env,
 		memcpy(out->randrkms, rk->u.rand.rand.p, rk->u.rand.rand.len);
 		out->randrkms_len = rk->u.rand.rand.len;
 	}
-	/* now the pending TRANSFER_INIT can be verified with MPKi */
-	rc = mikey_r_transfer_verify(x, out);
+	/* now the pending TRANSFER_INIT can be verified with MPKi (a bare
+	 * ticket from mikey_r_ticket_parse has none) */
+	if (x->msg.hdr.data_type == MIKEY_DT_TRANSFER_INIT)
+		rc = mikey_r_transfer_verify(x, out);
 done:
 	if (rc != 0)
 		mikey_resolved_cleanup(out);

@@ -495,6 +495,30 @@ test_oneway(const struct mikey_suite *suite, const char *name)
 	MUST(mikey_r_transfer_tek(&r.x, &r.keys, NULL, 1, b + 16, 16));
 	ok(memcmp(a + 16, b + 16, 16) == 0 && memcmp(a, a + 16, 16) != 0,
 	    "%s one-way: per-message TEK differs, still agrees", name);
+	/* a bare ticket (no TRANSFER_INIT) resolves to the same MPKi */
+	{
+		struct mikey_r_transfer xb;
+		struct mikey_r_resolve rsb;
+		struct mikey_resolved kb;
+		struct mikey_kms_result res;
+		uint8_t m[2048], resp[2048];
+		size_t l, rl;
+		int perr;
+
+		rc = mikey_r_ticket_parse(&r.env, r.t.payload, r.t.payload_len,
+		    &xb, NULL);
+		rc = rc ? rc : mikey_r_resolve_init(&r.env, &xb, &r.me, &rsb, m,
+		    sizeof(m), &l);
+		rc = rc ? rc : mikey_kms_process(&r.env, &r.kc, m, l, resp,
+		    sizeof(resp), &rl, &res);
+		rc = rc ? rc : res.err;
+		rc = rc ? rc : mikey_r_resolve_resp(&r.env, &rsb, &xb, resp, rl,
+		    &kb, &perr, NULL);
+		is_int(rc, 0, "%s: a bare ticket resolves", name);
+		is_mem(kb.mpki.key, kb.mpki.key_len, r.t.mpki.key,
+		    r.t.mpki.key_len, "%s: bare ticket: same MPKi as the "
+		    "initiator's", name);
+	}
 	mikey_rcache_free(r.kc.rc);
 }
 
