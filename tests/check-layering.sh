@@ -25,6 +25,22 @@ check smime 'osip|event2/|sqlite3|libpq|mikey/|queue/|gateway/|kms/' \
 	"SIP, libevent, SQLite, MIKEY or higher modules"
 check queue 'osip|event2/|openssl/|gmime/|mikey/|smime/|gateway/|kms/' \
 	"crypto, SIP, libevent or other modules"
+check common 'openssl/|event2/|event\.h|glib|gmime/|osip|sqlite3|libpq|mikey/|smime/|queue/|kms/|gateway/' \
+	"libraries (OpenSSL, libevent, GLib, ...) or imgate modules"
+# common/ by allowlist too: only <libc/POSIX headers> and "common/..."
+if [ -d "$top/common" ]; then
+	n=$((n + 1))
+	hits=$(grep -rnE '^[[:space:]]*#[[:space:]]*include' "$top/common" \
+	    --include='*.[ch]' 2>/dev/null | grep -vE \
+	    '#[[:space:]]*include[[:space:]]*(<(sys/|netinet/|arpa/|net/)?[a-z0-9_]+\.h>|"(common/[a-z0-9_]+\.h|config\.h)")')
+	if [ -n "$hits" ]; then
+		echo "not ok $n - common/ includes only libc/POSIX and common/ headers"
+		echo "$hits" | sed 's/^/#   /'
+		fail=$((fail + 1))
+	else
+		echo "ok $n - common/ includes only libc/POSIX and common/ headers"
+	fi
+fi
 check kms 'osip|gmime/|smime/|gateway/|queue/' "SIP, GMime, smime/, queue/ or gateway/"
 check tools 'gateway/|kms/|-int\.h' "daemon internals or internal headers"
 echo "1..$n"

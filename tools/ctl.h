@@ -5,7 +5,7 @@
  *
  * DESIGN
  *	imgatectl is one program with subcommands ("imgatectl mikey dump",
- *	"imgatectl demo", later kms, ticket, wrap, unwrap, queue).  Each
+ *	"imgatectl demo", "kms", "ticket"; later wrap, unwrap, queue).  Each
  *	command is a row of struct ctl_cmd: a name, a one-line summary, a
  *	usage printer and an entry point that gets argv with argv[0] set to
  *	the command's name.  To add a command, declare its two functions
@@ -58,6 +58,10 @@ void	ctl_mikey_usage(FILE *fp);
 int	ctl_mikey_main(int argc, char **argv);
 void	ctl_demo_usage(FILE *fp);
 int	ctl_demo_main(int argc, char **argv);
+void	ctl_kms_usage(FILE *fp);
+int	ctl_kms_main(int argc, char **argv);
+void	ctl_ticket_usage(FILE *fp);
+int	ctl_ticket_main(int argc, char **argv);
 
 /* ---- helpers (tools/imgatectl.c) ---- */
 
@@ -92,6 +96,63 @@ int	ctl_read_input(const char *path, size_t max, uint8_t **buf_out,
  *	(capacity >= 9).  For naming keys in output without showing them.
  */
 void	ctl_fingerprint(const uint8_t *p, size_t n, char out[9]);
+
+/* ctl_hex - n bytes as lower-case hex into out (capacity >= 2 * n + 1) */
+void	ctl_hex(const uint8_t *p, size_t n, char *out);
+
+/*
+ * ctl_unhex - exactly n hex digits of s (no whitespace, n even) into out
+ *	(capacity cap); -1 if a character is not a hex digit, n is odd or
+ *	the bytes do not fit.  *len_out gets n / 2.
+ */
+int	ctl_unhex(const char *s, size_t n, uint8_t *out, size_t cap,
+	    size_t *len_out);
+
+/*
+ * ctl_parse_uint - s as a decimal number in [min, max] (digits only, no
+ *	sign, no spaces); -1 if it is not one.
+ */
+int	ctl_parse_uint(const char *s, uint64_t min, uint64_t max,
+	    uint64_t *out);
+
+/* ctl_iso_date - Unix time t as "YYYY-MM-DDTHH:MM:SSZ" (capacity >= 32) */
+void	ctl_iso_date(int64_t t, char *out, size_t cap);
+
+/*
+ * ctl_check_uri - 0 if s is usable as an identity URI: "scheme:rest"
+ *	where rest is [user "@"] host, neither empty, one '@' at most;
+ *	printable ASCII without spaces, '[', ']', ',' or ';'; at most 255
+ *	bytes; '*' only if pattern is set.  Otherwise -1 and why (a static
+ *	string).
+ */
+int	ctl_check_uri(const char *s, int pattern, const char **why);
+
+/*
+ * ctl_read_psk - a PSK file: hex digits (32 to 128 of them, 16 to 64
+ *	bytes), whitespace ignored.  Prints what is wrong (prefixed with
+ *	cmd) and returns -1; warns when the file is readable by others.
+ *	psk has room for 64 bytes; the caller wipes it.
+ */
+int	ctl_read_psk(const char *cmd, const char *path, uint8_t *psk,
+	    size_t *len_out);
+
+/* Flags of ctl_write_file. */
+#define CTL_WRITE_EXCL	0x01	/* refuse to replace an existing file */
+
+/*
+ * ctl_write_file - replace path atomically with len bytes of data: write
+ *	a temporary file in the same directory with mode, fsync it, rename
+ *	it over path (link + unlink with CTL_WRITE_EXCL, which fails if path
+ *	exists), fsync the directory.  A reader sees the old or the new
+ *	file, never a mix.  A replaced file keeps its owner and group
+ *	(when we may set them; else a warning).  Prints what went wrong (prefixed with cmd) and
+ *	returns -1; then path is untouched.
+ */
+int	ctl_write_file(const char *cmd, const char *path, const void *data,
+	    size_t len, unsigned int mode, int flags);
+
+/* ctl_no_core - switch core dumps off: this process holds keys */
+void	ctl_no_core(const char *cmd);
 
 /* ---- the emitter (tools/imgatectl.c) ---- */
 
@@ -172,5 +233,40 @@ void	ctl_emit_end(struct ctl_emit *e);
  */
 int	ctl_mikey_dump(struct ctl_emit *e, const uint8_t *buf, size_t len,
 	    char *err, size_t errlen);
+
+/* ---- HTTP client (tools/ctl_http.c) ---- */
+
+/* Largest response body accepted; bigger answers are refused. */
+#define CTL_HTTP_MAX_BODY	(64 * 1024)
+
+/* What ctl_http_post got back. */
+struct ctl_http_resp {
+	int		 status;	/* HTTP status code */
+	char		 reason[64];	/* its reason phrase */
+	char		 content_type[96];	/* "" if absent */
+	char		 outcome[64];	/* X-Imgate-Outcome, "" if absent */
+	uint8_t		*body;		/* malloc'd, NUL-terminated */
+	size_t		 body_len;
+};
+
+/* ctl_http_resp_cleanup - free the body; r may be reused after */
+void	ctl_http_resp_cleanup(struct ctl_http_resp *r);
+
+/*
+ * ctl_http_post - one blocking POST of body (content type ctype) to url
+ *	(http:// or https://; for https the server certificate is verified
+ *	against ca_file, NULL: the system's CAs, and its name against the
+ *	URL's host).  timeout (seconds) bounds connecting, each read and
+ *	write, and the whole exchange.  An URL without a path gets
+ *	default_path.  Returns 0 when an HTTP response came back, whatever
+ *	its status; -1 after printing (prefixed with cmd) why none did:
+ *	bad URL, name not resolved, connection refused, timeout, TLS
+ *	failure, answer larger than CTL_HTTP_MAX_BODY.  Caller cleans r up
+ *	on success.
+ */
+int	ctl_http_post(const char *cmd, const char *url,
+	    const char *default_path, const char *ctype, const uint8_t *body,
+	    size_t len, int timeout, const char *ca_file,
+	    struct ctl_http_resp *r);
 
 #endif /* CTL_H */

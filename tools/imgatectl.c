@@ -11,21 +11,34 @@
  *	what to do about it.
  *
  *	This file also holds what several commands share: error reporting,
- *	bounded input reading, key fingerprints and the text/JSON emitter.
+ *	bounded input reading, key fingerprints, hex and number parsing,
+ *	PSK files, atomic file replacement and the text/JSON emitter.
  *
  * SECURITY
- *	imgatectl reads untrusted files (captured MIKEY messages) and may
- *	hold keys (demo).  Input sizes are bounded before anything is
- *	parsed; key bytes are never printed, only a SHA-256 fingerprint.
+ *	imgatectl reads untrusted files (captured MIKEY messages) and
+ *	network answers (ticket), and holds keys (demo, kms, ticket): PSKs,
+ *	master keys, ticket keys.  Input sizes are bounded before anything
+ *	is parsed; key bytes are never printed unless asked for (--show-
+ *	keys), only a SHA-256 fingerprint; the commands that hold keys
+ *	switch core dumps off and wipe what held them; files with keys are
+ *	written with mode 0600, atomically (ctl_write_file).
  */
 #include "config.h"
 
+#include <sys/resource.h>
+#include <sys/stat.h>
+
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "tools/ctl.h"
@@ -34,7 +47,7 @@ static int	help_main(int, char **);
 static void	help_usage(FILE *);
 
 /*
- * The commands.  New ones (kms, ticket, wrap, unwrap, queue) add a row
+ * The commands.  New ones (wrap, unwrap, queue) add a row
  * here and declare their usage/main pair in tools/ctl.h.
  */
 static const struct ctl_cmd cmds[] = {
@@ -42,6 +55,10 @@ static const struct ctl_cmd cmds[] = {
 	    ctl_mikey_usage, ctl_mikey_main },
 	{ "demo", "run one MIKEY-TICKET exchange in process and show it",
 	    ctl_demo_usage, ctl_demo_main },
+	{ "kms", "administer imgate-kms files: users and master keys",
+	    ctl_kms_usage, ctl_kms_main },
+	{ "ticket", "request, transfer and resolve tickets with imgate-kms",
+	    ctl_ticket_usage, ctl_ticket_main },
 	{ "help", "show the help of a command", help_usage, help_main },
 };
 #define NCMDS	(sizeof(cmds) / sizeof(cmds[0]))
@@ -249,6 +266,321 @@ ctl_fingerprint(const uint8_t *p, size_t n, char out[9])
 		out[2 * i + 1] = hx[md[i] & 15];
 	}
 	out[8] = '\0';
+}
+
+void
+ctl_hex(const uint8_t *p, size_t n, char *out)
+{
+	static const char hx[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		out[2 * i] = hx[p[i] >> 4];
+		out[2 * i + 1] = hx[p[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+/* nibble - value of a hex digit, -1 if c is not one */
+static int
+nibble(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int
+ctl_unhex(const char *s, size_t n, uint8_t *out, size_t cap,
+    size_t *len_out)
+{
+	size_t i;
+	int hi, lo;
+
+	if (n % 2 != 0 || n / 2 > cap)
+		return -1;
+	for (i = 0; i < n; i += 2) {
+		if ((hi = nibble(s[i])) < 0 || (lo = nibble(s[i + 1])) < 0)
+			return -1;
+		out[i / 2] = (uint8_t)(hi << 4 | lo);
+	}
+	*len_out = n / 2;
+	return 0;
+}
+
+int
+ctl_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+	size_t i;
+
+	if (s == NULL || s[0] == '\0' || strlen(s) > 20)
+		return -1;
+	for (i = 0; s[i] != '\0'; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+void
+ctl_iso_date(int64_t t, char *out, size_t cap)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (gmtime_r(&tt, &tm) == NULL) {
+		snprintf(out, cap, "(out of range)");
+		return;
+	}
+	snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02dZ",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec);
+}
+
+int
+ctl_check_uri(const char *s, int pattern, const char **why)
+{
+	size_t i, n = strlen(s);
+
+	*why = NULL;
+	if (n == 0)
+		*why = "it is empty";
+	else if (n > 255)
+		*why = "it is longer than 255 bytes";
+	else if (!((s[0] >= 'a' && s[0] <= 'z') ||
+	    (s[0] >= 'A' && s[0] <= 'Z')))
+		*why = "a URI starts with its scheme, e.g. sip:";
+	for (i = 0; *why == NULL && i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == ':')
+			break;
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '+' || c == '-' ||
+		    c == '.'))
+			*why = "a URI starts with its scheme and a colon, e.g. "
+			    "sip:";
+	}
+	if (*why == NULL && (i == n || i + 1 == n))
+		*why = "a URI is scheme:rest, e.g. sip:alice@example.com";
+	if (*why == NULL) {
+		const char *at = strchr(s + i + 1, '@');
+
+		/* as imgate-kms splits it: scheme ":" [user "@"] host */
+		if (at != NULL && strchr(at + 1, '@') != NULL)
+			*why = "it has more than one '@'";
+		else if (at != NULL && (at == s + i + 1 || at[1] == '\0'))
+			*why = "the user part or the host is empty";
+	}
+	for (i = 0; *why == NULL && i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c <= 0x20 || c >= 0x7f)
+			*why = "it contains a space, a control character or "
+			    "non-ASCII";
+		else if (c == '[' || c == ']' || c == ',' || c == ';')
+			*why = "it contains one of [ ] , ; which separate "
+			    "identities in files and options";
+		else if (c == '*' && !pattern)
+			*why = "'*' is allowed in patterns only";
+	}
+	return *why == NULL ? 0 : -1;
+}
+
+int
+ctl_read_psk(const char *cmd, const char *path, uint8_t *psk,
+    size_t *len_out)
+{
+	char buf[1024], dig[130];
+	struct stat st;
+	size_t i, nd = 0, len;
+	ssize_t n;
+	int fd, rc = -1;
+
+	if ((fd = open(path, O_RDONLY)) == -1) {
+		ctl_errx("%s: cannot open the PSK file %s: %s; check the path "
+		    "(a PSK file is written by 'imgatectl kms user add "
+		    "--generate --psk-out FILE')", cmd, path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		ctl_errx("%s: the PSK file %s is not a regular file", cmd,
+		    path);
+		goto out;
+	}
+	if ((st.st_mode & 077) != 0)
+		ctl_errx("%s: warning: the PSK file %s can be read by others "
+		    "(mode %04o); run 'chmod 600 %s'", cmd, path,
+		    (unsigned)(st.st_mode & 07777), path);
+	len = 0;
+	while (len < sizeof(buf) &&
+	    (n = read(fd, buf + len, sizeof(buf) - len)) != 0) {
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			ctl_errx("%s: cannot read the PSK file %s: %s", cmd,
+			    path, strerror(errno));
+			goto out;
+		}
+		len += (size_t)n;
+	}
+	for (i = 0; i < len; i++) {
+		char c = buf[i];
+
+		if (c == ' ' || c == '\t' || c == '\n' || c == '\r')
+			continue;
+		if (nibble(c) < 0) {
+			ctl_errx("%s: the PSK file %s: byte %zu is not a hex "
+			    "digit; the file must hold the PSK as 32 to 128 "
+			    "hex digits (16 to 64 bytes)", cmd, path, i + 1);
+			goto out;
+		}
+		if (nd == sizeof(dig))
+			break;
+		dig[nd++] = c;
+	}
+	if (nd < 32 || nd > 128 || nd % 2 != 0) {
+		ctl_errx("%s: the PSK file %s holds %s%zu hex digits; a PSK is "
+		    "16 to 64 bytes, written as 32 to 128 hex digits", cmd,
+		    path, nd == sizeof(dig) ? "more than " : "", nd);
+		goto out;
+	}
+	if (ctl_unhex(dig, nd, psk, 64, len_out) != 0) {
+		ctl_errx("%s: the PSK file %s is not valid hex", cmd, path);
+		goto out;
+	}
+	rc = 0;
+out:
+	OPENSSL_cleanse(buf, sizeof(buf));
+	OPENSSL_cleanse(dig, sizeof(dig));
+	close(fd);
+	return rc;
+}
+
+int
+ctl_write_file(const char *cmd, const char *path, const void *data,
+    size_t len, unsigned int mode, int flags)
+{
+	char dir[PATH_MAX], tmp[PATH_MAX];
+	const uint8_t *p = data;
+	const char *slash, *base;
+	struct stat st;
+	size_t off = 0;
+	ssize_t n;
+	int fd = -1, dfd, made = 0, rc = -1;
+
+	if ((slash = strrchr(path, '/')) == NULL) {
+		snprintf(dir, sizeof(dir), ".");
+		base = path;
+	} else if (slash == path) {
+		snprintf(dir, sizeof(dir), "/");
+		base = path + 1;
+	} else {
+		if ((size_t)(slash - path) >= sizeof(dir)) {
+			ctl_errx("%s: path too long: %s", cmd, path);
+			return -1;
+		}
+		memcpy(dir, path, (size_t)(slash - path));
+		dir[slash - path] = '\0';
+		base = slash + 1;
+	}
+	if (*base == '\0') {
+		ctl_errx("%s: %s names a directory; give a file name", cmd,
+		    path);
+		return -1;
+	}
+	n = snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dir, base);
+	if (n < 0 || (size_t)n >= sizeof(tmp)) {
+		ctl_errx("%s: path too long: %s", cmd, path);
+		return -1;
+	}
+	if ((fd = mkstemp(tmp)) == -1) {
+		ctl_errx("%s: cannot create a temporary file in %s: %s; check "
+		    "that the directory exists and is writable", cmd, dir,
+		    strerror(errno));
+		return -1;
+	}
+	made = 1;
+	if (fchmod(fd, (mode_t)mode) == -1) {
+		ctl_errx("%s: cannot set the mode of %s: %s", cmd, tmp,
+		    strerror(errno));
+		goto out;
+	}
+	/* keep the owner: root editing the files of a daemon that runs as
+	 * its own user must not leave it a mode 0600 file it cannot read */
+	if (stat(path, &st) == 0 && (st.st_uid != geteuid() ||
+	    st.st_gid != getegid()) && fchown(fd, st.st_uid, st.st_gid) == -1)
+		ctl_errx("%s: warning: %s now belongs to uid %u gid %u, not to "
+		    "uid %u gid %u as before (%s); give it back with chown",
+		    cmd, path, (unsigned)geteuid(), (unsigned)getegid(),
+		    (unsigned)st.st_uid, (unsigned)st.st_gid, strerror(errno));
+	while (off < len) {
+		if ((n = write(fd, p + off, len - off)) == -1) {
+			if (errno == EINTR)
+				continue;
+			ctl_errx("%s: cannot write %s: %s", cmd, tmp,
+			    strerror(errno));
+			goto out;
+		}
+		off += (size_t)n;
+	}
+	/* the data must be on disk before the name points at it */
+	if (fsync(fd) == -1 || close(fd) == -1) {
+		fd = -1;
+		ctl_errx("%s: cannot write %s: %s", cmd, tmp, strerror(errno));
+		goto out;
+	}
+	fd = -1;
+	if (flags & CTL_WRITE_EXCL) {
+		/* link(2) fails if path exists: no window to lose a file */
+		if (link(tmp, path) == -1) {
+			if (errno == EEXIST)
+				ctl_errx("%s: %s already exists; refusing to "
+				    "replace it", cmd, path);
+			else
+				ctl_errx("%s: cannot create %s: %s", cmd,
+				    path, strerror(errno));
+			goto out;
+		}
+		unlink(tmp);
+	} else if (rename(tmp, path) == -1) {
+		ctl_errx("%s: cannot replace %s: %s", cmd, path,
+		    strerror(errno));
+		goto out;
+	}
+	made = 0;
+	/* and the new name must be on disk before we say it is done */
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY)) != -1) {
+		(void)fsync(dfd);
+		close(dfd);
+	}
+	rc = 0;
+out:
+	if (fd != -1)
+		close(fd);
+	if (made)
+		unlink(tmp);
+	return rc;
+}
+
+void
+ctl_no_core(const char *cmd)
+{
+	const struct rlimit nocore = { 0, 0 };
+
+	if (setrlimit(RLIMIT_CORE, &nocore) == -1)
+		ctl_errx("%s: warning: cannot disable core dumps: %s", cmd,
+		    strerror(errno));
 }
 
 /* ---------------------------------------------------------------------- */
