@@ -2,6 +2,7 @@
 # scripts/dev.sh - install, build, run and test imgate on Debian 12
 #
 #   sh scripts/dev.sh run    install dependencies, build, run the main job
+#                            (imgate-kms on conf/kms.conf; Ctrl-C stops it)
 #   sh scripts/dev.sh test   install dependencies, build with ASan+UBSan,
 #                            run every test (make check)
 #   sh scripts/dev.sh deps   install dependencies only
@@ -19,7 +20,7 @@ libssl-dev libgmime-3.0-dev libosip2-dev libevent-dev libsqlite3-dev \
 libglib2.0-dev tshark openssl ca-certificates curl"
 
 usage() {
-	sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 sudo_() {
@@ -65,10 +66,7 @@ case "$cmd" in
 run)
 	deps
 	build build
-	# The main job: imgate-kms and the gateway are the next issues; until
-	# they land this runs the protocol core, one complete MIKEY-TICKET
-	# exchange (REQUEST, TRANSFER, RESOLVE) through the real library.
-	exec "$top/build/tools/imgatectl" demo
+	exec sh "$top/scripts/run-main.sh" "$top/build"
 	;;
 test)
 	deps
