@@ -20,15 +20,17 @@
 #   master key rotation (old tickets still resolve, new ones carry the new
 #   version), the two instances resolving each other's tickets;
 #   bad HTTP input: garbage, empty, truncated and PK-variant MIKEY bodies,
-#   oversized bodies (413), wrong content type (415), wrong method (405),
-#   unknown path (404), a body cut short by the client, then the daemon
-#   still answers; /health, and /metrics with the counts of this test;
+#   oversized bodies, plain and chunked (413), oversized headers, wrong
+#   content type (415), wrong method (405), unknown path (404), keep-alive
+#   across a 404, a client stalled inside its body while others are
+#   served, 50 random bodies, then the daemon still answers; /health, and
+#   /metrics with the exact counts of this test;
 #   a reload of a broken key file keeps the old keys; SIGTERM stops both
 #   daemons cleanly (exit 0: under ASan, no leak).
 #
 # Raw messages imgatectl will not send (a replay, a cut message, a
 # resolve of an expired ticket) come from tests/integ/kms_msg and go
-# out with curl.  Loopback only, every wait bounded; about 15 s.
+# out with curl.  Loopback only, every wait bounded; about 10 s (ASan).
 #
 # Environment: top_srcdir, top_builddir; KMS_KEEP=1 keeps the directory.
 # Needs curl (scripts/dev.sh installs it), awk, od.
