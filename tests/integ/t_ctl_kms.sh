@@ -38,28 +38,7 @@ trap 'exit 130' 1 2 15
 W=$tmp/w		# the directory the commands write in
 mkdir "$W"
 
-n=0
-fail=0
-ok() {		# ok DESCRIPTION
-	n=$((n + 1))
-	echo "ok $n - $1"
-}
-not_ok() {	# not_ok DESCRIPTION [DIAGNOSTIC...]
-	n=$((n + 1))
-	fail=$((fail + 1))
-	echo "not ok $n - $1"
-	shift
-	for d in "$@"; do
-		printf '%s\n' "$d" | sed 's/^/#   /'
-	done
-}
-check() {	# check DESCRIPTION GOT WANT
-	if [ "$2" = "$3" ]; then
-		ok "$1"
-	else
-		not_ok "$1" "got  $2" "want $3"
-	fi
-}
+. "$top_srcdir/tests/tap.sh"
 
 # run NAME ARGS...: imgatectl ARGS, stdout in $tmp/NAME.out, stderr in
 # $tmp/NAME.err, exit status in $rc; all output also collected in

@@ -35,28 +35,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/t_ctl_mikey.XXXXXX") || exit 99
 trap 'rm -rf "$tmp"' 0
 trap 'exit 130' 1 2 15
 
-n=0
-fail=0
-ok() {		# ok DESCRIPTION
-	n=$((n + 1))
-	echo "ok $n - $1"
-}
-not_ok() {	# not_ok DESCRIPTION [DIAGNOSTIC...]
-	n=$((n + 1))
-	fail=$((fail + 1))
-	echo "not ok $n - $1"
-	shift
-	for d in "$@"; do
-		printf '%s\n' "$d" | sed 's/^/#   /'
-	done
-}
-check() {	# check DESCRIPTION GOT WANT
-	if [ "$2" = "$3" ]; then
-		ok "$1"
-	else
-		not_ok "$1" "got  $2" "want $3"
-	fi
-}
+. "$top_srcdir/tests/tap.sh"
 
 # run NAME ARGS...: imgatectl ARGS with stdout in $tmp/NAME.out, stderr in
 # $tmp/NAME.err; the exit status in $rc (shell functions share variables:
