@@ -344,4 +344,76 @@ SMIME_WUR int smime_rewrap(const uint8_t *der, size_t der_len,
     smime_kek_cb cb, void *cb_arg, const struct smime_kek *keks,
     size_t nkeks, size_t max_body, uint8_t **der_out, size_t *der_len_out);
 
+/* --------------------------------------------------------------------- */
+/* multipart/mixed for a SIP body (smime_multipart.c; spec/smime-sip.md
+ * 2.3, 6.1, 6.2): part 1 application/mikey, part 2 the envelope.
+ *
+ * A small strict codec of RFC 2046 5.1 written for this one shape, without
+ * GMime: CRLF line ends, binary parts (Content-Transfer-Encoding binary,
+ * 7bit, 8bit or none), no nesting.  The bytes of a part are never changed
+ * (design.md 7: a stored body is re-sent verbatim). */
+
+#define SMIME_MP_MAX_BOUNDARY	70	/* RFC 2046 5.1.1 */
+#define SMIME_MP_MAX_PARTS	8	/* parts looked at before giving up */
+#define SMIME_CT_MIKEY		"application/mikey"
+/* The Content-Disposition values of spec/smime-sip.md 6.2. */
+#define SMIME_DISP_MIKEY	"attachment; handling=required"
+#define SMIME_DISP_P7M	\
+	"attachment; filename=smime.p7m; handling=required"
+
+/* One part to write; every pointer is borrowed. */
+struct smime_mp_in {
+	const char	*content_type;	/* value: printable ASCII, no CR/LF */
+	const char	*disposition;	/* Content-Disposition value or NULL */
+	const uint8_t	*body;		/* any octets (binary) */
+	size_t		 len;
+};
+
+/*
+ * smime_multipart_build - a multipart/mixed body of n (1..SMIME_MP_MAX_
+ *	PARTS) parts: "--B" CRLF, the part's headers (Content-Type,
+ *	Content-Transfer-Encoding: binary, Content-Disposition), CRLF, its
+ *	octets, CRLF; then "--B--" CRLF.  boundary: NULL for a random one
+ *	(RAND_bytes), else 1..70 characters of [A-Za-z0-9'()+_,-./:=?]
+ *	(SMIME_ERR_INVAL if it occurs in a part).  *out is malloc'd
+ *	(free()), *ct_out is the Content-Type value with the boundary
+ *	("multipart/mixed; boundary=\"B\"", malloc'd, free()).  The result
+ *	must fit max_len bytes (0: SMIME_DEFAULT_MAX_BODY + SMIME_OVERHEAD),
+ *	else SMIME_ERR_TOO_BIG.
+ */
+SMIME_WUR int smime_multipart_build(const struct smime_mp_in *parts,
+    size_t n, const char *boundary, size_t max_len, uint8_t **out,
+    size_t *out_len, char **ct_out);
+
+/* A part found by smime_multipart_parse. */
+struct smime_mp_part {
+	char		 content_type[SMIME_MAX_CTYPE + 1];	/* unfolded */
+	const uint8_t	*body;		/* alias into the parsed buffer */
+	size_t		 len;
+};
+
+/* The two parts of a protected SIP body. */
+struct smime_mp_body {
+	struct smime_mp_part mikey;	/* application/mikey */
+	struct smime_mp_part cms;	/* application/(x-)pkcs7-mime */
+};
+
+/*
+ * smime_multipart_parse - split a protected SIP body.  content_type is
+ *	the SIP Content-Type value: multipart/mixed with a boundary
+ *	(SMIME_ERR_CONTENT_TYPE for another type, SMIME_ERR_MIME without a
+ *	usable boundary).  The body must hold exactly one application/mikey
+ *	part and exactly one application/pkcs7-mime part, in any order, and
+ *	nothing else (SMIME_ERR_CONTENT_TYPE: spec/smime-sip.md 6.3 step 3,
+ *	a 415); a transfer coding other than binary/7bit/8bit, a header
+ *	block that is not US-ASCII with CRLF line ends, a missing close
+ *	delimiter or anything after it but one CRLF is SMIME_ERR_MIME.  len
+ *	above max_len (0: SMIME_DEFAULT_MAX_BODY + SMIME_OVERHEAD) is
+ *	SMIME_ERR_TOO_BIG, checked first.  The parts alias body: keep it
+ *	alive while out is used.  out is written only on success.
+ */
+SMIME_WUR int smime_multipart_parse(const char *content_type,
+    const uint8_t *body, size_t len, size_t max_len,
+    struct smime_mp_body *out);
+
 #endif /* SMIME_H */

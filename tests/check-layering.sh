@@ -42,6 +42,21 @@ if [ -d "$top/common" ]; then
 	fi
 fi
 check kms 'osip|gmime/|smime/|gateway/|queue/' "SIP, GMime, smime/, queue/ or gateway/"
+check lib 'osip|event2/|event\.h|sqlite3|libpq|gmime/|glib|kms/|gateway/|queue/|common/' \
+	"SIP, libevent, SQLite, GMime, GLib, kms/, gateway/, queue/ or common/"
+# the installed header lib/imgate.h stands alone: libc headers only
+if [ -f "$top/lib/imgate.h" ]; then
+	n=$((n + 1))
+	hits=$(grep -nE '^[[:space:]]*#[[:space:]]*include' "$top/lib/imgate.h" |
+	    grep -vE '#[[:space:]]*include[[:space:]]*<(stddef|stdint)\.h>')
+	if [ -n "$hits" ]; then
+		echo "not ok $n - lib/imgate.h includes only <stddef.h> and <stdint.h>"
+		echo "$hits" | sed 's/^/#   /'
+		fail=$((fail + 1))
+	else
+		echo "ok $n - lib/imgate.h includes only <stddef.h> and <stdint.h>"
+	fi
+fi
 check tools 'gateway/|kms/|-int\.h' "daemon internals or internal headers"
 echo "1..$n"
 [ "$fail" -eq 0 ]

@@ -62,6 +62,10 @@ void	ctl_kms_usage(FILE *fp);
 int	ctl_kms_main(int argc, char **argv);
 void	ctl_ticket_usage(FILE *fp);
 int	ctl_ticket_main(int argc, char **argv);
+void	ctl_wrap_usage(FILE *fp);
+int	ctl_wrap_main(int argc, char **argv);
+void	ctl_unwrap_usage(FILE *fp);
+int	ctl_unwrap_main(int argc, char **argv);
 
 /* ---- helpers (tools/imgatectl.c) ---- */
 

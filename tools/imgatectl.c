@@ -59,6 +59,10 @@ static const struct ctl_cmd cmds[] = {
 	    ctl_kms_usage, ctl_kms_main },
 	{ "ticket", "request, transfer and resolve tickets with imgate-kms",
 	    ctl_ticket_usage, ctl_ticket_main },
+	{ "wrap", "protect a SIP MESSAGE body (libimgate, a real KMS)",
+	    ctl_wrap_usage, ctl_wrap_main },
+	{ "unwrap", "open a protected body: verified sender and plaintext",
+	    ctl_unwrap_usage, ctl_unwrap_main },
 	{ "help", "show the help of a command", help_usage, help_main },
 };
 #define NCMDS	(sizeof(cmds) / sizeof(cmds[0]))
