@@ -47,28 +47,7 @@ fi
 . "$top_srcdir/tests/integ/kmslib.sh"
 kms_init t_lib_kms
 
-n=0
-fail=0
-ok() {
-	n=$((n + 1))
-	echo "ok $n - $1"
-}
-not_ok() {	# not_ok DESCRIPTION [DIAGNOSTIC...]
-	n=$((n + 1))
-	fail=$((fail + 1))
-	echo "not ok $n - $1"
-	shift
-	for d in "$@"; do
-		printf '%s\n' "$d" | sed 's/^/#   /'
-	done
-}
-check() {	# check DESCRIPTION GOT WANT
-	if [ "$2" = "$3" ]; then
-		ok "$1"
-	else
-		not_ok "$1" "got  $2" "want $3"
-	fi
-}
+. "$top_srcdir/tests/tap.sh"
 bail() {
 	echo "Bail out! $1"
 	kms_dump_log k
