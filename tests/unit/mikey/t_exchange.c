@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "mikey/mikey.h"
 #include "tests/tap.h"
 
@@ -943,9 +945,9 @@ test_forking(void)
 		    rl, &k2, &perr, NULL);
 		is_int(rc, 0, "forking: carol, also named, resolves");
 		ok(k2.mpkr.key_len == r.keys.mpkr.key_len &&
-		    memcmp(k2.mpkr.key, r.keys.mpkr.key, k2.mpkr.key_len) != 0 &&
-		    memcmp(k2.keys[0].key, r.keys.keys[0].key, 16) != 0 &&
-		    memcmp(k2.mpki.key, r.keys.mpki.key, 16) == 0,
+		    CRYPTO_memcmp(k2.mpkr.key, r.keys.mpkr.key, k2.mpkr.key_len) != 0 &&
+		    CRYPTO_memcmp(k2.keys[0].key, r.keys.keys[0].key, 16) != 0 &&
+		    CRYPTO_memcmp(k2.mpki.key, r.keys.mpki.key, 16) == 0,
 		    "forking: carol's MPKr' and TGK' differ from bob's, MPKi "
 		    "is shared");
 	}
