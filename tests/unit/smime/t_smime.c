@@ -955,6 +955,103 @@ test_known(void)
 	}
 }
 
+/*
+ * test_simple - the hand-written parse of a one-line Content-Type header
+ *	block (simple_ct in smime_mime.c) gives what GMime gives: the same
+ *	error, Content-Type, class and body, on the shapes it takes and on
+ *	the edge cases it must leave to GMime
+ */
+static void
+test_simple(void)
+{
+	static const char *const cts[] = {
+		"text/plain", "text/plain; charset=utf-8",
+		"text/plain;charset=UTF-8", "TEXT/Plain; Charset=Utf-8",
+		"text/plain; a=1; b=2; c=3", "text/plain;a=1;b=2",
+		"application/vnd.3gpp.a_b+xml; x-y=z.w", "a/b",
+		"text/plain; a=1; b=2; c=3; d=4; e=5; f=6; g=7; h=8",
+		"text/plain; a=1; b=2; c=3; d=4; e=5; f=6; g=7; h=8; i=9",
+		"text/plain; charset=a; charset=b",
+		"text/plain; charset=a; CHARSET=b", "text/plain;", "text/plain; ",
+		"text/plain;  charset=x", "text/plain ; charset=x",
+		"text/plain; charset=", "text/plain; =x", "text/plain; charset",
+		"text/plain; charset=\"utf-8\"", "text/plain; name*=x",
+		"text/plain; name*0=x", "text/plain; n=a=?b", "text/plain; n==",
+		"text/plain; n=a;", "text/plain\tx", "text/plain x",
+		"text/plain;\tcharset=x", "text/", "/plain", "text", "",
+		" text/plain", "text/plain/x", "text//plain", "t\xc3\xa9xt/plain",
+		"application/pkcs7-mime", "application/x-pkcs7-mime",
+		"Application/PKCS7-Mime; smime-type=signed-data",
+		"application/pkcs7-mime; smime-type=authEnveloped-data",
+		"application/pkcs7-mimex", "application/pkcs7-mim",
+		"message/cpim", "message/rfc822", "MESSAGE/RFC822",
+		"messages/x", "multipart/mixed; boundary=b",
+		"Multipart/Mixed; boundary=b", "multiparts/x",
+		"text/plain; charset=utf-8; format=flowed; delsp=yes",
+		"text/plain; (comment)", "text/plain; a=b (c)",
+	};
+	static const char *const pres[] = {
+		"Content-Type: ", "Content-type: ", "Content-Type:",
+		"Content-Type:  ", "content-type: ",
+	};
+	static const char *const ends[] = { "\r\n\r\n", "\n\n", "\r\n\n" };
+	static const char *const bodies[] = {
+		"", "hello", "--b\r\nContent-Type: text/plain\r\n\r\nx\r\n"
+		    "--b--\r\n", "\r\n\r\nContent-Type: a/b\r\n\r\n",
+		"From: a@b\r\n\r\nx",
+	};
+	char buf[1400], longct[SMIME_MAX_CTYPE + 2];
+	struct sbuf b1, b2;
+	enum smime_ctype c1, c2;
+	char *t1, *t2;
+	size_t i, j, k, l, len, nbig, bad = 0, n = 0;
+	int e1, e2, same;
+
+	for (i = 0; i < sizeof(cts) / sizeof(cts[0]) + 3; i++)
+	for (j = 0; j < sizeof(pres) / sizeof(pres[0]); j++)
+	for (k = 0; k < sizeof(ends) / sizeof(ends[0]); k++)
+	for (l = 0; l < sizeof(bodies) / sizeof(bodies[0]); l++) {
+		const char *ct = i < sizeof(cts) / sizeof(cts[0]) ?
+		    cts[i] : longct;
+
+		if (ct == longct) {
+			/* "text/plain; a=xxx...", SMIME_MAX_CTYPE - 1 + (0..2) */
+			nbig = SMIME_MAX_CTYPE - 1 +
+			    (i - sizeof(cts) / sizeof(cts[0]));
+			memset(longct, 'x', nbig);
+			memcpy(longct, "text/plain; a=", 14);
+			longct[nbig] = '\0';
+		}
+		len = (size_t)snprintf(buf, sizeof(buf), "%s%s%s%s", pres[j],
+		    ct, ends[k], bodies[l]);
+		sbuf_init(&b1, 2000);
+		sbuf_init(&b2, 2000);
+		t1 = t2 = NULL;
+		c1 = c2 = SMIME_CTYPE_OTHER;
+		e1 = smime_entity_parse((const uint8_t *)buf, len, 0, &t1, &c1,
+		    &b1);
+		smime_known_off = 1;
+		e2 = smime_entity_parse((const uint8_t *)buf, len, 0, &t2, &c2,
+		    &b2);
+		smime_known_off = 0;
+		same = e1 == e2 && (e1 != 0 || (strcmp(t1, t2) == 0 &&
+		    c1 == c2 && b1.len == b2.len && (b1.len == 0 ||
+		    memcmp(b1.p, b2.p, b1.len) == 0)));
+		if (!same) {
+			bad++;
+			diag(__FILE__, __LINE__, "differs: %s%s (%d \"%s\" / GMime %d \"%s\")",
+			    pres[j], ct, e1, t1 ? t1 : "-", e2, t2 ? t2 : "-");
+		}
+		n++;
+		free(t1);
+		free(t2);
+		sbuf_wipe(&b1);
+		sbuf_wipe(&b2);
+	}
+	ok(bad == 0, "simple Content-Type blocks: the hand-written parse is "
+	    "GMime's on all %zu inputs", n);
+}
+
 /* test_cpim_details - names, offsets, transfer codings */
 static void
 test_cpim_details(void)
@@ -1429,6 +1526,7 @@ main(void)
 	test_content_types();
 	test_malformed();
 	test_known();
+	test_simple();
 	test_cpim_details();
 	test_time();
 	test_uri_equal();
