@@ -60,6 +60,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -114,6 +115,7 @@ usage(FILE *fp)
 "  -T, --trace LIST    trace categories, comma-separated: http, policy,\n"
 "                      reload, or all\n"
 "  -V, --version       print the version and exit\n"
+"      --clock-offset S  testing only: shift the KMS clock by S seconds\n"
 "  -h, --help          this help\n"
 "\n"
 "Signals: HUP reloads the configuration, users and master keys (kept\n"
@@ -186,13 +188,37 @@ kms_rand(void *arg, uint8_t *out, size_t len)
 	return 0;
 }
 
+/*
+ * Test-only clock offset (--clock-offset): the KMS and its replay cache see
+ * the system clock shifted by this many seconds, so an integration test can
+ * run a second KMS "in the future" (deferred delivery after 200 days)
+ * against the same key file.  0 in production.
+ */
+static int64_t clock_offset;
+
+/* offset_now - the system clock plus clock_offset, NTP-UTC 64 */
+static uint64_t
+offset_now(void *arg)
+{
+	struct timespec ts;
+
+	(void)arg;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return mikey_ntp_from_unix(ts.tv_sec + clock_offset,
+	    (uint32_t)ts.tv_nsec);
+}
+
 void
 kms_ctx_rebind(struct kms_ctx *ctx)
 {
 	ctx->pol.conf = ctx->conf;
 	ctx->pol.users = ctx->users;
 	ctx->pol.keys = ctx->keys;
-	memset(&ctx->env, 0, sizeof(ctx->env));	/* system clock */
+	memset(&ctx->env, 0, sizeof(ctx->env));
+	if (clock_offset != 0) {
+		ctx->env.now = offset_now;
+		ctx->env.now_arg = NULL;
+	}
 	ctx->env.rand = kms_rand;
 	ctx->env.rand_arg = &ctx->rng;
 	ctx->env.skew = ctx->conf->clock_skew;
@@ -239,7 +265,8 @@ rcache_carry(struct mikey_rcache *old, size_t entries, uint32_t skew,
 	size_t len = 0;
 	int e;
 
-	if ((rc = mikey_rcache_new(entries, skew, NULL, NULL)) == NULL) {
+	if ((rc = mikey_rcache_new(entries, skew, clock_offset ? offset_now :
+	    NULL, NULL)) == NULL) {
 		snprintf(err, errlen, "replay cache of %zu entries: out of "
 		    "memory", entries);
 		return NULL;
@@ -514,6 +541,7 @@ main(int argc, char **argv)
 		{ "trace", required_argument, NULL, 'T' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "clock-offset", required_argument, NULL, 'O' },
 		{ NULL, 0, NULL, 0 }
 	};
 	static struct kms_main km;	/* static: ctx.out is 64 KB */
@@ -527,7 +555,7 @@ main(int argc, char **argv)
 	no_core();
 	umask(077);
 	ctx->conf_file = KMS_DEFAULT_CONFIG;
-	while ((ch = getopt_long(argc, argv, "c:np:dsT:Vh", lopts,
+	while ((ch = getopt_long(argc, argv, "c:np:dsT:VhO:", lopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
@@ -551,6 +579,22 @@ main(int argc, char **argv)
 		case 'V':
 			printf("imgate-kms %s\n", PACKAGE_VERSION);
 			return 0;
+		case 'O': {
+			char *end;
+			long long v;
+
+			errno = 0;
+			v = strtoll(optarg, &end, 10);
+			if (errno || *end || end == optarg ||
+			    v < -(100LL * 365 * 86400) ||
+			    v > 100LL * 365 * 86400) {
+				fprintf(stderr, "imgate-kms: --clock-offset "
+				    "wants whole seconds within 100 years\n");
+				return 2;
+			}
+			clock_offset = v;
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -586,7 +630,7 @@ main(int argc, char **argv)
 	if (RAND_bytes(ctx->pol.dummy_psk, sizeof(ctx->pol.dummy_psk)) != 1)
 		fatalx("kms start failed: the random number generator failed");
 	ctx->rc = mikey_rcache_new(ctx->conf->replay_cache_entries,
-	    ctx->conf->clock_skew, NULL, NULL);
+	    ctx->conf->clock_skew, clock_offset ? offset_now : NULL, NULL);
 	if (ctx->rc == NULL)
 		fatalx("kms start failed: a replay cache of %zu entries does "
 		    "not fit in memory; lower replay_cache_entries",

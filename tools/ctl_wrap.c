@@ -35,6 +35,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,7 +53,7 @@ enum {
 	OPT_KMS = 256, OPT_KMS_ID, OPT_ID, OPT_PSK_FILE, OPT_CA_FILE,
 	OPT_TO, OPT_FROM, OPT_CTYPE, OPT_IN, OPT_OUT, OPT_REPLAY, OPT_SUITE,
 	OPT_LIFETIME, OPT_TIMEOUT, OPT_MAX_BODY, OPT_CERT, OPT_KEY,
-	OPT_TRUST, OPT_REQUIRE_SIG, OPT_HELP
+	OPT_TRUST, OPT_REQUIRE_SIG, OPT_CLOCK_OFFSET, OPT_HELP
 };
 
 static const struct option all_opts[] = {
@@ -67,6 +68,7 @@ static const struct option all_opts[] = {
 	{ "in", required_argument, NULL, OPT_IN },
 	{ "out", required_argument, NULL, OPT_OUT },
 	{ "replay-state", required_argument, NULL, OPT_REPLAY },
+	{ "clock-offset", required_argument, NULL, OPT_CLOCK_OFFSET },
 	{ "suite", required_argument, NULL, OPT_SUITE },
 	{ "lifetime", required_argument, NULL, OPT_LIFETIME },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
@@ -85,7 +87,19 @@ struct wopts {
 	const char	*ctype, *in, *out, *replay, *cert, *key, *trust;
 	uint64_t	 lifetime, max_body;
 	int		 suite, timeout, require_sig;
+	int64_t		 clock_offset;	/* seconds; testing only */
 };
+
+/* offset_clock - the system clock shifted by *arg seconds (Unix ns) */
+static int64_t
+offset_clock(void *arg)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ((int64_t)ts.tv_sec + *(const int64_t *)arg) * 1000000000LL +
+	    ts.tv_nsec;
+}
 
 /* common_help - the options both commands take */
 static void
@@ -166,7 +180,9 @@ ctl_unwrap_usage(FILE *fp)
 	    "                       first (missing: empty), written back\n"
 	    "                       after an accepted message\n"
 	    "  --trust PEM          CA certificates for signed messages\n"
-	    "  --require-signature  refuse unsigned messages\n");
+	    "  --require-signature  refuse unsigned messages\n"
+	    "  --clock-offset S     testing only: shift this side's clock by\n"
+	    "                       S seconds (e.g. a delivery 200 days late)\n");
 	common_help(fp);
 	fprintf(fp, "\nExit status: 0 opened, 1 refused or failed (the "
 	    "reason and the SIP\nanswer it stands for are printed), 2 usage "
@@ -210,6 +226,18 @@ parse(struct wopts *o, const int *allowed, void (*usage)(FILE *),
 		case OPT_IN: o->in = optarg; break;
 		case OPT_OUT: o->out = optarg; break;
 		case OPT_REPLAY: o->replay = optarg; break;
+		case OPT_CLOCK_OFFSET: {
+			uint64_t v;
+			int neg = optarg[0] == '-';
+
+			if (ctl_parse_uint(optarg + neg, 0, 100ULL * 365 * 86400,
+			    &v) != 0)
+				return ctl_usage_error(o->cmd, "--clock-offset "
+				    "'%s' is not whole seconds within 100 "
+				    "years", optarg);
+			o->clock_offset = neg ? -(int64_t)v : (int64_t)v;
+			break;
+		}
 		case OPT_CERT: o->cert = optarg; break;
 		case OPT_KEY: o->key = optarg; break;
 		case OPT_TRUST: o->trust = optarg; break;
@@ -288,6 +316,12 @@ make_ctx(const struct wopts *o, struct imgate_ctx **ctx)
 		    "https://...) and the PSK file", o->cmd,
 		    imgate_strerror(rc));
 		return -1;
+	}
+	if (o->clock_offset != 0) {
+		static int64_t offset;	/* one context per run */
+
+		offset = o->clock_offset;
+		imgate_ctx_set_clock(*ctx, offset_clock, &offset);
 	}
 	return 0;
 }
@@ -440,7 +474,7 @@ ctl_unwrap_main(int argc, char **argv)
 	static const int allowed[] = { OPT_KMS, OPT_KMS_ID, OPT_ID,
 	    OPT_PSK_FILE, OPT_CA_FILE, OPT_FROM, OPT_CTYPE, OPT_IN, OPT_OUT,
 	    OPT_REPLAY, OPT_TIMEOUT, OPT_MAX_BODY, OPT_TRUST, OPT_REQUIRE_SIG,
-	    0 };
+	    OPT_CLOCK_OFFSET, 0 };
 	struct imgate_ctx *ctx = NULL;
 	struct imgate_result *r = NULL;
 	struct wopts o;

@@ -168,7 +168,8 @@ if [ -n "$tls" ]; then
 	set -- "tls_listen = 127.0.0.1:$tport" "tls_cert = tls.pem" \
 	    "tls_key = tls.key"
 fi
-kms_write_conf "$KT/kms.conf" "$port" "ticket_lifetime = 86400" "$@"
+kms_write_conf "$KT/kms.conf" "$port" "ticket_lifetime = 86400" \
+    "max_ticket_lifetime = 31536000" "$@"
 kms_start k "$KT/kms.conf" || bail "the KMS did not start"
 url() {
 	echo "http://127.0.0.1:$port/mikey"
@@ -353,6 +354,44 @@ else
 	    "exit $rc: $(cat "$KT/w8.err")"
 fi
 URL=""
+
+# ---- deferred delivery: read 200 days later (design.md section 3)
+# A second KMS shares the key and users files with its clock 200 days
+# ahead (--clock-offset, testing only), and bob reads with his clock 200
+# days ahead too: the messages are 200 days old for everyone who checks.
+D200=17280000
+kms_free_port || bail "no free port"
+port200=$kms_port
+kms_write_conf "$KT/kms200.conf" "$port200" "ticket_lifetime = 86400" \
+    "max_ticket_lifetime = 31536000"
+if kms_start k200 "$KT/kms200.conf" --clock-offset "$D200"; then
+	printf 'first, 200 days ago\n' >old1.txt
+	printf 'second, 200 days ago\n' >old2.txt
+	wrap o1 alice bob old1.txt --lifetime 25920000
+	wrap o2 alice bob old2.txt --lifetime 25920000
+	URL="http://127.0.0.1:$port200/mikey"
+	unwrap d1 bob alice o1 --replay-state "$KT/bob200.rc" \
+	    --clock-offset "$D200"
+	r1=$rc
+	unwrap d2 bob alice o2 --replay-state "$KT/bob200.rc" \
+	    --clock-offset "$D200"
+	r2=$rc
+	if [ "$r1" -eq 0 ] && [ "$r2" -eq 0 ] &&
+	    cmp -s "$KT/d1.pt" old1.txt && cmp -s "$KT/d2.pt" old2.txt; then
+		ok "200 days late, in order: both messages accepted and intact"
+	else
+		not_ok "200 days late, in order: both messages accepted" \
+		    "exits $r1 $r2: $(cat "$KT/d1.err" "$KT/d2.err")"
+	fi
+	unwrap d3 bob alice o1 --replay-state "$KT/bob200.rc" \
+	    --clock-offset "$D200"
+	expect_refused "200 days late: the first one again is a replay" 403 \
+	    "replay"
+	URL=""
+	kms_stop k200
+else
+	not_ok "a second KMS 200 days ahead starts" "$(cat "$KT/k200.log")"
+fi
 
 # ---- usage
 run help "$CTL" wrap --help
