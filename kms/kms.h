@@ -7,8 +7,9 @@
  * DESIGN
  *	imgate-kms is one process with one event_base.  libmikey does the
  *	protocol (mikey_kms_process); this program supplies its policy
- *	(struct mikey_kms_ops, kms_policy.c), the long-term secrets (users'
- *	PSKs, kms_policy.c; master keys, kms_keys.c), the HTTP front
+ *	(struct mikey_kms_ops, kms_policy.c), its configuration and
+ *	identity patterns (kms_conf.c, kms_pattern.c), the long-term secrets
+ *	(users' PSKs, kms_conf.c; master keys, kms_keys.c), the HTTP front
  *	(kms_http.c), the counters (kms_metrics.c) and the life cycle
  *	(kms_main.c).  The file formats are the contract in kms/FORMATS.md.
  *
@@ -121,7 +122,7 @@ const struct kms_mkey *kms_keys_find(const struct kms_keys *k,
 const char *kms_key_state_name(int state);
 
 /* ---------------------------------------------------------------------- */
-/* Identities and patterns (kms_policy.c; FORMATS.md section 2) */
+/* Identities and patterns (kms_pattern.c; FORMATS.md section 2) */
 
 /*
  * kms_uri_norm - the canonical form of a URI for lookups: scheme and host
@@ -155,7 +156,7 @@ int	kms_pattern_match(const char *pat, const char *s, size_t len);
 int	kms_pattern_overlap(const char *a, const char *b);
 
 /* ---------------------------------------------------------------------- */
-/* Configuration (kms_policy.c; FORMATS.md section 2) */
+/* Configuration (kms_conf.c; FORMATS.md section 2) */
 
 /* A list of owned strings. */
 struct kms_strv {
@@ -174,6 +175,7 @@ struct kms_index;	/* a hash of normalised URI -> object */
 /*
  * kms_hostport_split - "host:port" or "[v6]:port" into host (brackets
  *	removed, NUL-terminated) and port (0-65535).  -1 if malformed.
+ *	(kms_pattern.c)
  */
 int	kms_hostport_split(const char *s, char *host, size_t hostcap,
 	    uint16_t *port);
@@ -219,7 +221,7 @@ const struct kms_group *kms_conf_group(const struct kms_conf *c,
 	    const char *id, size_t len);
 
 /* ---------------------------------------------------------------------- */
-/* Users (kms_policy.c; FORMATS.md section 3) */
+/* Users (kms_conf.c; FORMATS.md section 3) */
 
 struct kms_user {
 	char		*id;		/* normalised */

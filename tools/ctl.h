@@ -60,6 +60,11 @@ void	ctl_demo_usage(FILE *fp);
 int	ctl_demo_main(int argc, char **argv);
 void	ctl_kms_usage(FILE *fp);
 int	ctl_kms_main(int argc, char **argv);
+/* "kms user" (tools/ctl_kms_user.c), "kms key" (tools/ctl_kms_key.c) */
+void	ctl_kms_user_usage(FILE *fp);
+int	ctl_kms_user_main(int argc, char **argv);
+void	ctl_kms_key_usage(FILE *fp);
+int	ctl_kms_key_main(int argc, char **argv);
 void	ctl_ticket_usage(FILE *fp);
 int	ctl_ticket_main(int argc, char **argv);
 void	ctl_wrap_usage(FILE *fp);
@@ -157,6 +162,46 @@ int	ctl_write_file(const char *cmd, const char *path, const void *data,
 
 /* ctl_no_core - switch core dumps off: this process holds keys */
 void	ctl_no_core(const char *cmd);
+
+/* CTL_NELEM - the number of elements of array a */
+#define CTL_NELEM(a)	(sizeof(a) / sizeof((a)[0]))
+
+/* ---- kms helpers (tools/ctl_kms_util.c) ---- */
+
+/*
+ * ctl_kms_slurp - all of path (at most max bytes) into a malloc'd
+ *	NUL-terminated buffer (max + 2 bytes; free it with
+ *	ctl_kms_wipe_free).  Returns 0, -1 after printing the error
+ *	(prefixed with cmd), or 1 if the file does not exist and missing_ok.
+ *	Warns if others may read it.
+ */
+int	ctl_kms_slurp(const char *cmd, const char *path, size_t max,
+	    int missing_ok, char **buf_out, size_t *len_out);
+
+/* ctl_kms_wipe_free - free a buffer of len bytes that held key material */
+void	ctl_kms_wipe_free(char *p, size_t len);
+
+/*
+ * ctl_kms_next_line - the line at *pos (without its newline and a CR
+ *	before it); NULL at the end.  Advances *pos.
+ */
+char	*ctl_kms_next_line(char *buf, size_t len, size_t *pos);
+
+/* ctl_kms_is_blank - space or tab */
+int	ctl_kms_is_blank(char c);
+
+/* ctl_kms_bad_option - the usage error for what getopt_long returned */
+int	ctl_kms_bad_option(const char *cmd, int ch, char **argv);
+
+/* ctl_kms_no_args - refuse operands after the options */
+int	ctl_kms_no_args(const char *cmd, int argc, char **argv);
+
+/* ctl_kms_new_key - RAND_bytes, with an error that says what to do */
+int	ctl_kms_new_key(const char *cmd, uint8_t *key, size_t len);
+
+/* ctl_kms_dispatch - run the row of tab (n rows) named by argv[1] */
+int	ctl_kms_dispatch(const char *cmd, void (*usage)(FILE *),
+	    const struct ctl_cmd *tab, size_t n, int argc, char **argv);
 
 /* ---- the emitter (tools/imgatectl.c) ---- */
 
