@@ -1323,7 +1323,7 @@ test_rewrap(void)
 		    smime_der_check(nd, nlen, &b), 0, "both pass the profile");
 		ok(a.eci_len == b.eci_len && memcmp(der + a.eci_off,
 		    nd + b.eci_off, a.eci_len) == 0 && a.mac_len == b.mac_len &&
-		    memcmp(der + a.mac_off, nd + b.mac_off, a.mac_len) == 0,
+		    CRYPTO_memcmp(der + a.mac_off, nd + b.mac_off, a.mac_len) == 0,
 		    "content, nonce and tag byte-identical");
 		is_int(b.nri, 1, "one RecipientInfo left");
 		err = unprot(nd, nlen, &k2, &o, &m);
