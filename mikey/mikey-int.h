@@ -262,4 +262,14 @@ void mikey_key_to_kd(const struct mikey_key *k, struct mikey_keydata *kd);
 uint8_t mikey_encr_for_prf(uint8_t prf);
 uint8_t mikey_mac_for_prf(uint8_t prf);
 
+/* wbuf_done - the sticky error, or 0 with the length written */
+static inline int
+wbuf_done(const struct wbuf *w, size_t *len_out)
+{
+	if (w->err)
+		return w->err;
+	*len_out = w->len;
+	return 0;
+}
+
 #endif /* MIKEY_INT_H */

@@ -275,10 +275,7 @@ mikey_msg_encode(const struct mikey_msg *msg, uint8_t *out, size_t cap,
 	wr_hdr(&w, &msg->hdr, msg->body.n ? msg->body.pl[0].type :
 	    MIKEY_PT_LAST);
 	wr_chain(&w, &msg->body);
-	if (w.err)
-		return w.err;
-	*len_out = w.len;
-	return 0;
+	return wbuf_done(&w, len_out);
 }
 
 int
@@ -289,10 +286,7 @@ mikey_chain_encode(const struct mikey_chain *ch, uint8_t *out, size_t cap,
 
 	wbuf_init(&w, out, cap);
 	wr_chain(&w, ch);
-	if (w.err)
-		return w.err;
-	*len_out = w.len;
-	return 0;
+	return wbuf_done(&w, len_out);
 }
 
 int
@@ -304,10 +298,7 @@ mikey_tpdata_encode(const struct mikey_chain *ch, uint8_t *out, size_t cap,
 	wbuf_init(&w, out, cap);
 	wbuf_u8(&w, ch->n ? ch->pl[0].type : MIKEY_PT_LAST);
 	wr_chain(&w, ch);
-	if (w.err)
-		return w.err;
-	*len_out = w.len;
-	return 0;
+	return wbuf_done(&w, len_out);
 }
 
 int
@@ -320,10 +311,7 @@ mikey_ticketdata_encode(struct mikey_bytes thdr, const struct mikey_chain *ch,
 	wbuf_u8(&w, ch->n ? ch->pl[0].type : MIKEY_PT_LAST);
 	wr_bytes16(&w, thdr);
 	wr_chain(&w, ch);
-	if (w.err)
-		return w.err;
-	*len_out = w.len;
-	return 0;
+	return wbuf_done(&w, len_out);
 }
 
 int
@@ -350,10 +338,7 @@ mikey_keydata_encode(const struct mikey_keydata *kd, size_t n, uint8_t *out,
 			wr_bytes16(&w, k->salt);
 		wr_kv(&w, k->kv, k);
 	}
-	if (w.err)
-		return w.err;
-	*len_out = w.len;
-	return 0;
+	return wbuf_done(&w, len_out);
 }
 
 int
@@ -368,10 +353,7 @@ mikey_sp_params_encode(const struct mikey_sp_param *p, size_t n, uint8_t *out,
 		wbuf_u8(&w, p[i].type);
 		wr_bytes8(&w, p[i].value);
 	}
-	if (w.err)
-		return w.err;
-	*len_out = w.len;
-	return 0;
+	return wbuf_done(&w, len_out);
 }
 
 
@@ -383,8 +365,5 @@ mikey_payload_encode(const struct mikey_payload *pl, uint8_t np, uint8_t *out,
 
 	wbuf_init(&w, out, cap);
 	wr_payload(&w, pl, np);
-	if (w.err)
-		return w.err;
-	*len_out = w.len;
-	return 0;
+	return wbuf_done(&w, len_out);
 }
