@@ -31,6 +31,9 @@ struct imgate_tent {
 	int64_t		 end;		/* ticket end, Unix s; 0 unlimited */
 	int64_t		 use_until;	/* new messages until then */
 	uint64_t	 last;		/* LRU stamp */
+	int		 fresh;		/* granted, not yet used: usable once
+					 * even past use_until (the wrap that
+					 * asked for it, retried) */
 };
 
 /* A resolved ticket: its keys, by the digest of the TICKET payload. */
@@ -39,6 +42,35 @@ struct imgate_kent {
 	struct mikey_resolved keys;	/* wiped when dropped */
 	int64_t		 end;		/* ticket end, Unix s; 0 unlimited */
 	uint64_t	 last;
+	int		 fresh;		/* resolved, not yet used: the next
+					 * unwrap says kms_called */
+};
+
+/*
+ * A KMS exchange (ticket request or resolve): what processing its answer
+ * needs, kept in the context's pending list while the asynchronous
+ * transport waits for it.  The request state holds keys derived from the
+ * PSK: wiped when freed.
+ */
+enum { IMGATE_XCHG_REQUEST = 1, IMGATE_XCHG_RESOLVE };
+struct imgate_xchg {
+	struct imgate_xchg *next;	/* pending list */
+	uint64_t	 id;		/* 0 until sent asynchronously */
+	int		 kind;		/* IMGATE_XCHG_* */
+	uint8_t		*req;		/* the request, until it is sent */
+	size_t		 req_len;
+	/* request: the ticket cache key (from LF rcpt LF ...) and from */
+	char		*key;
+	char		*from;
+	/* resolve: the TICKET payload (NP byte included) and its digest,
+	 * the resolved-key cache key */
+	uint8_t		*ticket;
+	size_t		 ticket_len;
+	uint8_t		 dg[32];
+	union {
+		struct mikey_i_request rq;
+		struct mikey_r_resolve rs;
+	} st;
 };
 
 /* The per-call scratch of wrap and unwrap, kept in the context (a context
@@ -70,6 +102,13 @@ struct imgate_ctx {
 
 	imgate_transport_cb tcb;	/* NULL: imgate_http_post */
 	void		*targ;
+	imgate_async_cb	 acb;		/* non-NULL: asynchronous mode */
+	void		*aarg;
+	struct imgate_xchg *pend;	/* exchanges under way, newest first */
+	size_t		 npend;
+	uint64_t	 last_id;	/* of the last exchange sent async */
+	uint64_t	 pend_id;	/* what the last IMGATE_ERR_PENDING
+					 * waits for */
 	imgate_clock_cb	 clk;
 	void		*clk_arg;
 	imgate_rand_cb	 rnd;
@@ -96,6 +135,8 @@ struct imgate_ctx {
 
 	char		 detail[256];
 	int		 cause;
+	int		 ext_detail;	/* detail set by imgate_set_detail
+					 * (a transport) since it was cleared */
 	uint64_t	 n_requests;
 	uint64_t	 n_resolves;
 };

@@ -41,6 +41,21 @@
  *	message's V fails: they belong to the ticket, which the KMS resolved
  *	for us.
  *
+ *	A KMS exchange is two halves around the transport: request_start /
+ *	resolve_start build the request and keep its state in a struct
+ *	imgate_xchg (the PSK-keyed MIKEY state, the cache key, a copy of
+ *	the bare TICKET payload: the parsed TRANSFER_INIT aliases the
+ *	caller's buffer), request_finish / resolve_finish process the
+ *	answer into a new cache entry.  Synchronously (kms_run) the two run
+ *	back to back; asynchronously the exchange waits in the context's
+ *	pending list until imgate_kms_done() gives the answer, and the
+ *	operation, given again, finds the cache filled.  An entry is
+ *	"fresh" until its first use: a retried wrap may use a ticket whose
+ *	margin has already passed (as the synchronous wrap does), a retried
+ *	unwrap reports kms_called.  Exchanges are coalesced by ticket cache
+ *	key and by ticket digest, so a burst for one recipient set or one
+ *	ticket makes one KMS call.
+ *
  *	Caches are small arrays searched linearly with LRU eviction: a UA or
  *	a gateway holds tens to hundreds of live tickets, and a lookup is a
  *	few hundred 32-byte compares next to a CMS operation.
@@ -49,11 +64,14 @@
  *	The context holds the PSK, the ticket keys (MPKi, TGK) of the
  *	tickets it sent with and of those it resolved: every one is wiped
  *	when its entry is dropped and when the context is freed.  TEKs live
- *	on the stack for one call and are wiped.  The plaintext goes from
+ *	on the stack for one call and are wiped.  An exchange under way
+ *	holds the MIKEY request state, with a copy of the PSK: wiped when it
+ *	is done and when the context is freed.  The plaintext goes from
  *	smime/'s private buffer to the result, which wipes it when freed.
  *	Detail texts name codes and lengths, never key bytes or bodies.
  */
 #include <ctype.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,11 +118,12 @@ static const char *const errtext[] = {
 	"signature missing, invalid or untrusted",
 	"KMS refused our credential",
 	"KMS unreachable or its answer unusable",
+	"waiting for the KMS",
 };
 
 static const int sipcode[] = {
 	500, 500, 500, 400, 400, 413, 415, 493, 403, 403, 403, 403, 403, 403,
-	403, 500, 503,
+	403, 500, 503, 100,
 };
 
 const char *
@@ -137,9 +156,19 @@ detail(struct imgate_ctx *ctx, int cause, const char *fmt, ...)
 	va_list ap;
 
 	ctx->cause = cause;
+	ctx->ext_detail = 0;
 	va_start(ap, fmt);
 	vsnprintf(ctx->detail, sizeof(ctx->detail), fmt, ap);
 	va_end(ap);
+}
+
+/* clear_detail - no detail, no cause: a call starts */
+static void
+clear_detail(struct imgate_ctx *ctx)
+{
+	ctx->detail[0] = '\0';
+	ctx->cause = 0;
+	ctx->ext_detail = 0;
 }
 
 void
@@ -152,6 +181,7 @@ imgate_set_detail(struct imgate_ctx *ctx, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(ctx->detail, sizeof(ctx->detail), fmt, ap);
 	va_end(ap);
+	ctx->ext_detail = 1;
 }
 
 const char *
@@ -520,13 +550,52 @@ kent_free(struct imgate_kent *e)
 	wipe_free(e, sizeof(*e));
 }
 
+/* xchg_new - a KMS exchange of kind with room for its request */
+static int
+xchg_new(int kind, struct imgate_xchg **out)
+{
+	struct imgate_xchg *x;
+
+	if ((x = calloc(1, sizeof(*x))) == NULL)
+		return IMGATE_ERR_NOMEM;
+	if ((x->req = malloc(MIKEY_MAX_INIT)) == NULL) {
+		free(x);
+		return IMGATE_ERR_NOMEM;
+	}
+	x->kind = kind;
+	*out = x;
+	return 0;
+}
+
+/* xchg_free - wipe and free a KMS exchange; NULL is a no-op */
+static void
+xchg_free(struct imgate_xchg *x)
+{
+	if (x == NULL)
+		return;
+	free(x->req);
+	free(x->key);
+	free(x->from);
+	wipe_free(x->ticket, x->ticket_len);
+	if (x->kind == IMGATE_XCHG_REQUEST)
+		mikey_i_request_cleanup(&x->st.rq);
+	else
+		mikey_r_resolve_cleanup(&x->st.rs);
+	wipe_free(x, sizeof(*x));
+}
+
 void
 imgate_ctx_free(struct imgate_ctx *ctx)
 {
+	struct imgate_xchg *x;
 	size_t i;
 
 	if (ctx == NULL)
 		return;
+	while ((x = ctx->pend) != NULL) {
+		ctx->pend = x->next;
+		xchg_free(x);
+	}
 	if (ctx->tickets != NULL)
 		for (i = 0; i < ctx->ntickets; i++)
 			tent_free(ctx->tickets[i]);
@@ -555,6 +624,13 @@ imgate_ctx_set_transport(struct imgate_ctx *ctx, imgate_transport_cb cb,
 {
 	ctx->tcb = cb;
 	ctx->targ = arg;
+}
+
+void
+imgate_ctx_set_async(struct imgate_ctx *ctx, imgate_async_cb cb, void *arg)
+{
+	ctx->acb = cb;
+	ctx->aarg = arg;
 }
 
 void
@@ -746,8 +822,21 @@ imgate_ctx_load_replay(struct imgate_ctx *ctx, const uint8_t *buf,
 /* The KMS */
 
 /*
- * kms_call - one exchange through the transport; *resp malloc'd.
- *	IMGATE_ERR_KMS_UNAVAILABLE if the transport failed.
+ * transport_failed - the detail of an exchange the transport could not
+ *	make: the transport's own (imgate_set_detail), else a generic one.
+ */
+static void
+transport_failed(struct imgate_ctx *ctx)
+{
+	if (!ctx->ext_detail || ctx->detail[0] == '\0')
+		detail(ctx, 0, "kms: the transport failed");
+	ctx->cause = 0;
+	ctx->ext_detail = 0;
+}
+
+/*
+ * kms_call - one exchange through the synchronous transport; *resp
+ *	malloc'd.  IMGATE_ERR_KMS_UNAVAILABLE if the transport failed.
  */
 static int
 kms_call(struct imgate_ctx *ctx, const uint8_t *req, size_t len,
@@ -759,17 +848,88 @@ kms_call(struct imgate_ctx *ctx, const uint8_t *req, size_t len,
 	uint8_t *r = NULL;
 	size_t rl = 0;
 
-	ctx->detail[0] = '\0';
+	clear_detail(ctx);
 	if (cb(arg, ctx->kms_url, req, len, &r, &rl) != 0 || r == NULL) {
 		free(r);
-		if (ctx->detail[0] == '\0')
-			detail(ctx, 0, "kms: the transport failed");
-		ctx->cause = 0;
+		transport_failed(ctx);
 		return IMGATE_ERR_KMS_UNAVAILABLE;
 	}
 	*resp = r;
 	*resp_len = rl;
 	return 0;
+}
+
+/* waiting - IMGATE_ERR_PENDING: the operation waits for exchange id */
+static int
+waiting(struct imgate_ctx *ctx, uint64_t id)
+{
+	ctx->pend_id = id;
+	detail(ctx, 0, "kms: waiting for exchange %" PRIu64, id);
+	return IMGATE_ERR_PENDING;
+}
+
+/*
+ * pend_wait - asynchronous mode: IMGATE_ERR_PENDING if an exchange of
+ *	this kind is under way for the same ticket cache key (a request) or
+ *	ticket digest dg (a resolve); else 0: start one.
+ */
+static int
+pend_wait(struct imgate_ctx *ctx, int kind, const char *key,
+    const uint8_t *dg)
+{
+	const struct imgate_xchg *x;
+
+	if (ctx->acb == NULL)
+		return 0;
+	for (x = ctx->pend; x != NULL; x = x->next)
+		if (x->kind == kind && (kind == IMGATE_XCHG_REQUEST ?
+		    strcmp(x->key, key) == 0 : memcmp(x->dg, dg, 32) == 0))
+			return waiting(ctx, x->id);
+	return 0;
+}
+
+/*
+ * kms_send - send x's request (and free it).  Synchronous transport: the
+ *	answer in *resp (malloc'd).  Asynchronous: x goes to the callback
+ *	and, started, joins the pending list (the context owns it then):
+ *	IMGATE_ERR_PENDING.  On failure x stays the caller's.
+ */
+static int
+kms_send(struct imgate_ctx *ctx, struct imgate_xchg *x, uint8_t **resp,
+    size_t *resp_len)
+{
+	int rc;
+
+	if (ctx->acb != NULL && ctx->npend >= IMGATE_MAX_PENDING) {
+		detail(ctx, 0, "kms: %zu exchanges under way, the limit",
+		    ctx->npend);
+		rc = IMGATE_ERR_KMS_UNAVAILABLE;
+		goto out;
+	}
+	if (x->kind == IMGATE_XCHG_REQUEST)
+		ctx->n_requests++;
+	else
+		ctx->n_resolves++;
+	if (ctx->acb == NULL) {
+		rc = kms_call(ctx, x->req, x->req_len, resp, resp_len);
+		goto out;
+	}
+	x->id = ++ctx->last_id;
+	clear_detail(ctx);
+	if (ctx->acb(ctx->aarg, x->id, ctx->kms_url, x->req,
+	    x->req_len) != 0) {
+		transport_failed(ctx);
+		rc = IMGATE_ERR_KMS_UNAVAILABLE;
+		goto out;
+	}
+	x->next = ctx->pend;
+	ctx->pend = x;
+	ctx->npend++;
+	rc = waiting(ctx, x->id);
+out:
+	free(x->req);
+	x->req = NULL;
+	return rc;
 }
 
 /*
@@ -856,7 +1016,10 @@ tcache_find(struct imgate_ctx *ctx, const char *key, int64_t now)
 		e = ctx->tickets[i];
 		if (strcmp(e->key, key) != 0)
 			continue;
-		if (now < e->use_until) {
+		/* a fresh one once even past use_until (a margin as long as
+		 * the validity): the wrap that asked for it, given again */
+		if (now < e->use_until || (e->fresh && (e->end == 0 ||
+		    now < e->end))) {
 			e->last = ++ctx->stamp;
 			return e;
 		}
@@ -885,67 +1048,79 @@ tcache_put(struct imgate_ctx *ctx, struct imgate_tent *e)
 	ctx->tickets[lru] = e;
 }
 
-/* Scratch of a ticket request: everything that holds keys, wiped. */
-struct req_scratch {
-	struct mikey_request_params rp;
-	struct mikey_i_request rq;
-	uint8_t msg[MIKEY_MAX_INIT];
-};
-
 /*
- * request_ticket - REQUEST_INIT_PSK for (from, rcpts) and a new entry
- *	for the cache in *out.
+ * request_start - the exchange for a ticket for from and the recipients
+ *	uniq[0..n) (key: their ticket cache key), its REQUEST_INIT_PSK
+ *	built, in *out.
  */
 static int
-request_ticket(struct imgate_ctx *ctx, const char *from,
-    const char *const *uniq, size_t n, char *key, struct imgate_tent **out)
+request_start(struct imgate_ctx *ctx, const char *from,
+    const char *const *uniq, size_t n, const char *key,
+    struct imgate_xchg **out)
 {
-	struct req_scratch *s = NULL;
-	struct imgate_tent *e = NULL;
+	struct mikey_request_params rp;
+	struct imgate_xchg *x;
+	size_t i;
+	int rc;
+
+	if ((rc = xchg_new(IMGATE_XCHG_REQUEST, &x)) != 0)
+		return rc;
+	if ((x->key = strdup(key)) == NULL ||
+	    (x->from = strdup(from)) == NULL) {
+		xchg_free(x);
+		return IMGATE_ERR_NOMEM;
+	}
+	memset(&rp, 0, sizeof(rp));
+	rp.idi = id_of(from);
+	rp.idkms = id_of(ctx->kms_id);
+	if (strcmp(from, ctx->identity) != 0)
+		rp.idpsk = id_of(ctx->identity);	/* act_for */
+	rp.psk = ctx->psk;
+	rp.psk_len = ctx->psk_len;
+	rp.suite = mikey_suite_256;
+	rp.flags = MIKEY_TPF_ONEWAY;
+	rp.ticket_prf = rp.suite.prf;
+	if (ctx->o.ticket_lifetime != 0)
+		rp.end = env_now(ctx) +
+		    ((uint64_t)ctx->o.ticket_lifetime << 32);
+	rp.nresp = n;
+	for (i = 0; i < n; i++)
+		rp.resp[i] = id_of(uniq[i]);
+	rp.nkeys = 1;
+	rp.key_type[0] = MIKEY_KEY_TGK;
+	rp.key_len[0] = TGK_LEN;
+	if ((rc = mikey_i_request_init(&ctx->env, &rp, &x->st.rq, x->req,
+	    MIKEY_MAX_INIT, &x->req_len)) != 0) {
+		detail(ctx, rc, "mikey: cannot build REQUEST_INIT: %s",
+		    mikey_strerror(rc));
+		xchg_free(x);
+		return map_mikey(rc);
+	}
+	*out = x;
+	return 0;
+}
+
+/*
+ * request_finish - process the answer to ticket request x: a new entry
+ *	for the cache (not in it yet; it takes x's key) in *out.
+ */
+static int
+request_finish(struct imgate_ctx *ctx, struct imgate_xchg *x,
+    const uint8_t *resp, size_t resp_len, struct imgate_tent **out)
+{
+	struct imgate_tent *e;
 	struct mikey_payload pl;
 	struct mikey_policy pol;
 	struct mikey_diag diag;
-	uint8_t *resp = NULL;
-	size_t len, resp_len = 0, i;
+	const char *from = x->from;
 	int64_t now = now_s(ctx), margin;
 	int rc, perr = -1;
 
-	if ((s = calloc(1, sizeof(*s))) == NULL ||
-	    (e = calloc(1, sizeof(*e))) == NULL) {
-		rc = IMGATE_ERR_NOMEM;
-		goto out;
-	}
-	s->rp.idi = id_of(from);
-	s->rp.idkms = id_of(ctx->kms_id);
-	if (strcmp(from, ctx->identity) != 0)
-		s->rp.idpsk = id_of(ctx->identity);	/* act_for */
-	s->rp.psk = ctx->psk;
-	s->rp.psk_len = ctx->psk_len;
-	s->rp.suite = mikey_suite_256;
-	s->rp.flags = MIKEY_TPF_ONEWAY;
-	s->rp.ticket_prf = s->rp.suite.prf;
-	if (ctx->o.ticket_lifetime != 0)
-		s->rp.end = env_now(ctx) +
-		    ((uint64_t)ctx->o.ticket_lifetime << 32);
-	s->rp.nresp = n;
-	for (i = 0; i < n; i++)
-		s->rp.resp[i] = id_of(uniq[i]);
-	s->rp.nkeys = 1;
-	s->rp.key_type[0] = MIKEY_KEY_TGK;
-	s->rp.key_len[0] = TGK_LEN;
-	if ((rc = mikey_i_request_init(&ctx->env, &s->rp, &s->rq, s->msg,
-	    sizeof(s->msg), &len)) != 0) {
-		detail(ctx, rc, "mikey: cannot build REQUEST_INIT: %s",
-		    mikey_strerror(rc));
-		rc = map_mikey(rc);
-		goto out;
-	}
-	ctx->n_requests++;
-	if ((rc = kms_call(ctx, s->msg, len, &resp, &resp_len)) != 0)
-		goto out;
+	if ((e = calloc(1, sizeof(*e))) == NULL)
+		return IMGATE_ERR_NOMEM;
 	memset(&diag, 0, sizeof(diag));
-	rc = mikey_i_request_resp(&ctx->env, &s->rq, resp, resp_len, &e->t,
-	    &perr, &diag);
+	rc = mikey_i_request_resp(&ctx->env, &x->st.rq, resp, resp_len,
+	    &e->t, &perr, &diag);
 	if (rc != 0) {
 		rc = kms_answer(ctx, "ticket request", 0, rc, perr, &diag);
 		goto out;
@@ -987,17 +1162,274 @@ request_ticket(struct imgate_ctx *ctx, const char *from,
 		    (int64_t)ctx->o.ticket_margin : (e->end - now) / 2;
 		e->use_until = e->end - margin;
 	}
-	e->key = key;
+	e->key = x->key;
+	x->key = NULL;
+	e->fresh = 1;
 	*out = e;
 	e = NULL;
 	rc = 0;
 out:
-	free(resp);
-	if (s != NULL) {
-		mikey_i_request_cleanup(&s->rq);
-		wipe_free(s, sizeof(*s));
-	}
 	tent_free(e);
+	return rc;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The resolved-key cache (unwrap) */
+
+/* kcache_find - the entry for dg, or NULL (an ended ticket's is dropped) */
+static struct imgate_kent *
+kcache_find(struct imgate_ctx *ctx, const uint8_t dg[32], int64_t now)
+{
+	struct imgate_kent *e;
+	size_t i;
+
+	for (i = 0; i < ctx->nkeys; i++) {
+		e = ctx->keys[i];
+		if (memcmp(e->dg, dg, 32) != 0)
+			continue;
+		if (e->end == 0 || now <= e->end) {
+			e->last = ++ctx->stamp;
+			return e;
+		}
+		kent_free(e);
+		ctx->keys[i] = ctx->keys[--ctx->nkeys];
+		return NULL;
+	}
+	return NULL;
+}
+
+/* kcache_put - insert e, evicting an ended or the least recent entry */
+static void
+kcache_put(struct imgate_ctx *ctx, struct imgate_kent *e, int64_t now)
+{
+	size_t i, lru = 0;
+
+	e->last = ++ctx->stamp;
+	if (ctx->nkeys < ctx->o.key_cache) {
+		ctx->keys[ctx->nkeys++] = e;
+		return;
+	}
+	for (i = 0; i < ctx->nkeys; i++) {
+		if (ctx->keys[i]->end != 0 && ctx->keys[i]->end < now) {
+			lru = i;
+			break;
+		}
+		if (ctx->keys[i]->last < ctx->keys[lru]->last)
+			lru = i;
+	}
+	kent_free(ctx->keys[lru]);
+	ctx->keys[lru] = e;
+}
+
+/*
+ * resolve_start - the exchange that resolves tx's ticket (digest dg): its
+ *	RESOLVE_INIT_PSK built and a copy of the TICKET payload (tx aliases
+ *	the caller's message), in *out.
+ */
+static int
+resolve_start(struct imgate_ctx *ctx, const struct mikey_r_transfer *tx,
+    const uint8_t dg[32], struct imgate_xchg **out)
+{
+	struct mikey_cred me;
+	struct imgate_xchg *x;
+	int rc;
+
+	if ((rc = xchg_new(IMGATE_XCHG_RESOLVE, &x)) != 0)
+		return rc;
+	memcpy(x->dg, dg, sizeof(x->dg));
+	if ((x->ticket = malloc(tx->ticket->len)) == NULL) {
+		xchg_free(x);
+		return IMGATE_ERR_NOMEM;
+	}
+	memcpy(x->ticket, tx->msg.raw.p + tx->ticket->off, tx->ticket->len);
+	x->ticket_len = tx->ticket->len;
+	memset(&me, 0, sizeof(me));
+	me.id = id_of(ctx->identity);
+	me.idkms = id_of(ctx->kms_id);
+	me.psk = ctx->psk;
+	me.psk_len = ctx->psk_len;
+	me.suite = mikey_suite_256;
+	if ((rc = mikey_r_resolve_init(&ctx->env, tx, &me, &x->st.rs, x->req,
+	    MIKEY_MAX_INIT, &x->req_len)) != 0) {
+		detail(ctx, rc, "mikey: cannot build RESOLVE_INIT: %s",
+		    mikey_strerror(rc));
+		xchg_free(x);
+		return map_mikey(rc);
+	}
+	*out = x;
+	return 0;
+}
+
+/*
+ * resolve_finish - process the answer to resolve x: the keys in a new
+ *	entry (not in the cache yet) in *out.  The answer is for the bare
+ *	ticket, rebuilt from x's copy: V of the message comes after.
+ */
+static int
+resolve_finish(struct imgate_ctx *ctx, struct imgate_xchg *x,
+    const uint8_t *resp, size_t resp_len, struct imgate_kent **out)
+{
+	struct mikey_r_transfer *bare;
+	struct imgate_kent *e;
+	struct mikey_diag diag;
+	int rc, perr = -1;
+
+	bare = calloc(1, sizeof(*bare));
+	e = calloc(1, sizeof(*e));
+	if (bare == NULL || e == NULL) {
+		rc = IMGATE_ERR_NOMEM;
+		goto out;
+	}
+	memset(&diag, 0, sizeof(diag));
+	if ((rc = mikey_r_ticket_parse(&ctx->env, x->ticket, x->ticket_len,
+	    bare, &diag)) != 0) {
+		detail(ctx, rc, "mikey: the ticket: %s", mikey_strerror(rc));
+		rc = map_mikey(rc);
+		goto out;
+	}
+	rc = mikey_r_resolve_resp(&ctx->env, &x->st.rs, bare, resp, resp_len,
+	    &e->keys, &perr, &diag);
+	if (rc != 0) {
+		rc = kms_answer(ctx, "ticket resolve", 1, rc, perr, &diag);
+		goto out;
+	}
+	memcpy(e->dg, x->dg, sizeof(e->dg));
+	e->end = ntp_s(bare->pol.end);
+	e->fresh = 1;
+	*out = e;
+	e = NULL;
+out:
+	free(bare);
+	kent_free(e);
+	return rc;
+}
+
+/* ---------------------------------------------------------------------- */
+/* KMS exchanges, synchronous and asynchronous */
+
+/*
+ * xchg_finish - process the answer to x: its ticket into the ticket
+ *	cache (*te, if te is not NULL, gets the entry) or its keys into the
+ *	resolved-key cache (*ke).
+ */
+static int
+xchg_finish(struct imgate_ctx *ctx, struct imgate_xchg *x,
+    const uint8_t *resp, size_t resp_len, struct imgate_tent **te,
+    struct imgate_kent **ke)
+{
+	struct imgate_tent *t = NULL;
+	struct imgate_kent *k = NULL;
+	int rc;
+
+	if (x->kind == IMGATE_XCHG_REQUEST) {
+		if ((rc = request_finish(ctx, x, resp, resp_len, &t)) != 0)
+			return rc;
+		tcache_put(ctx, t);
+		if (te != NULL)
+			*te = t;
+		return 0;
+	}
+	if ((rc = resolve_finish(ctx, x, resp, resp_len, &k)) != 0)
+		return rc;
+	kcache_put(ctx, k, now_s(ctx));
+	if (ke != NULL)
+		*ke = k;
+	return 0;
+}
+
+/*
+ * kms_run - make the exchange x (taken): synchronously, the new cache
+ *	entry in *te or *ke; asynchronously, IMGATE_ERR_PENDING.
+ */
+static int
+kms_run(struct imgate_ctx *ctx, struct imgate_xchg *x,
+    struct imgate_tent **te, struct imgate_kent **ke)
+{
+	uint8_t *resp = NULL;
+	size_t resp_len = 0;
+	int rc;
+
+	if ((rc = kms_send(ctx, x, &resp, &resp_len)) == IMGATE_ERR_PENDING)
+		return rc;		/* x is the context's now */
+	if (rc == 0)
+		rc = xchg_finish(ctx, x, resp, resp_len, te, ke);
+	free(resp);
+	xchg_free(x);
+	return rc;
+}
+
+/*
+ * kms_ticket - a new ticket for from and uniq[0..n) (key: their ticket
+ *	cache key): in the cache and in *out, or IMGATE_ERR_PENDING.
+ */
+static int
+kms_ticket(struct imgate_ctx *ctx, const char *from,
+    const char *const *uniq, size_t n, const char *key,
+    struct imgate_tent **out)
+{
+	struct imgate_xchg *x = NULL;
+	int rc;
+
+	if ((rc = pend_wait(ctx, IMGATE_XCHG_REQUEST, key, NULL)) != 0 ||
+	    (rc = request_start(ctx, from, uniq, n, key, &x)) != 0)
+		return rc;
+	return kms_run(ctx, x, out, NULL);
+}
+
+/*
+ * kms_resolve - the keys of tx's ticket (digest dg) from the KMS: in the
+ *	cache and in *out, or IMGATE_ERR_PENDING.
+ */
+static int
+kms_resolve(struct imgate_ctx *ctx, const struct mikey_r_transfer *tx,
+    const uint8_t dg[32], struct imgate_kent **out)
+{
+	struct imgate_xchg *x = NULL;
+	int rc;
+
+	if ((rc = pend_wait(ctx, IMGATE_XCHG_RESOLVE, NULL, dg)) != 0 ||
+	    (rc = resolve_start(ctx, tx, dg, &x)) != 0)
+		return rc;
+	return kms_run(ctx, x, NULL, out);
+}
+
+uint64_t
+imgate_pending_id(const struct imgate_ctx *ctx)
+{
+	return ctx != NULL ? ctx->pend_id : 0;
+}
+
+size_t
+imgate_ctx_pending(const struct imgate_ctx *ctx)
+{
+	return ctx != NULL ? ctx->npend : 0;
+}
+
+int
+imgate_kms_done(struct imgate_ctx *ctx, uint64_t id, int ok,
+    const uint8_t *resp, size_t resp_len)
+{
+	struct imgate_xchg **pp, *x;
+	int rc;
+
+	if (ctx == NULL)
+		return IMGATE_ERR_INVAL;
+	for (pp = &ctx->pend; (x = *pp) != NULL && x->id != id; pp = &x->next)
+		;
+	if (x == NULL) {
+		detail(ctx, 0, "kms: no exchange %" PRIu64 " under way", id);
+		return IMGATE_ERR_INVAL;
+	}
+	*pp = x->next;
+	ctx->npend--;
+	if (!ok || resp == NULL) {
+		transport_failed(ctx);
+		rc = IMGATE_ERR_KMS_UNAVAILABLE;
+	} else {
+		clear_detail(ctx);
+		rc = xchg_finish(ctx, x, resp, resp_len, NULL, NULL);
+	}
+	xchg_free(x);
 	return rc;
 }
 
@@ -1048,8 +1480,7 @@ imgate_wrap(struct imgate_ctx *ctx, const char *from,
 
 	if (ctx == NULL)
 		return IMGATE_ERR_INVAL;
-	ctx->detail[0] = '\0';
-	ctx->cause = 0;
+	clear_detail(ctx);
 	if (!uri_ok(from) || rcpt == NULL || nrcpt == 0 ||
 	    nrcpt > IMGATE_MAX_RECIPIENTS || content_type == NULL ||
 	    (body == NULL && len != 0) || out_body == NULL ||
@@ -1071,13 +1502,10 @@ imgate_wrap(struct imgate_ctx *ctx, const char *from,
 	/* 1. the ticket */
 	if ((key = ticket_key(from, rcpt, nrcpt, uniq, &nuniq)) == NULL)
 		return IMGATE_ERR_NOMEM;
-	if ((e = tcache_find(ctx, key, now_s(ctx))) == NULL) {
-		if ((rc = request_ticket(ctx, from, uniq, nuniq, key,
-		    &e)) != 0)
-			goto out;
-		key = NULL;		/* e->key now */
-		tcache_put(ctx, e);
-	}
+	if ((e = tcache_find(ctx, key, now_s(ctx))) == NULL &&
+	    (rc = kms_ticket(ctx, from, uniq, nuniq, key, &e)) != 0)
+		goto out;
+	e->fresh = 0;
 
 	/* 2. the TRANSFER_INIT and its TEK (the scratch is the context's:
 	 * it is large, and only its TEK is secret) */
@@ -1186,60 +1614,7 @@ out:
 }
 
 /* ---------------------------------------------------------------------- */
-/* The resolved-key cache (unwrap) */
-
-/* kcache_find - the entry for dg, or NULL (an ended ticket's is dropped) */
-static struct imgate_kent *
-kcache_find(struct imgate_ctx *ctx, const uint8_t dg[32], int64_t now)
-{
-	struct imgate_kent *e;
-	size_t i;
-
-	for (i = 0; i < ctx->nkeys; i++) {
-		e = ctx->keys[i];
-		if (memcmp(e->dg, dg, 32) != 0)
-			continue;
-		if (e->end == 0 || now <= e->end) {
-			e->last = ++ctx->stamp;
-			return e;
-		}
-		kent_free(e);
-		ctx->keys[i] = ctx->keys[--ctx->nkeys];
-		return NULL;
-	}
-	return NULL;
-}
-
-/* kcache_put - insert e, evicting an ended or the least recent entry */
-static void
-kcache_put(struct imgate_ctx *ctx, struct imgate_kent *e, int64_t now)
-{
-	size_t i, lru = 0;
-
-	e->last = ++ctx->stamp;
-	if (ctx->nkeys < ctx->o.key_cache) {
-		ctx->keys[ctx->nkeys++] = e;
-		return;
-	}
-	for (i = 0; i < ctx->nkeys; i++) {
-		if (ctx->keys[i]->end != 0 && ctx->keys[i]->end < now) {
-			lru = i;
-			break;
-		}
-		if (ctx->keys[i]->last < ctx->keys[lru]->last)
-			lru = i;
-	}
-	kent_free(ctx->keys[lru]);
-	ctx->keys[lru] = e;
-}
-
-/* Scratch of a resolve: the PSK-keyed state, wiped. */
-struct resolve_scratch {
-	struct mikey_r_transfer bare;	/* x as a bare ticket */
-	struct mikey_cred me;
-	struct mikey_r_resolve rs;
-	uint8_t msg[MIKEY_MAX_INIT];
-};
+/* Unwrap */
 
 /* kek_cb - smime_kek_cb: the TEK for exactly this TRANSFER_INIT's id */
 static int
@@ -1319,63 +1694,6 @@ bad:
 	    "supported");
 	return IMGATE_ERR_POLICY;
 }
-
-/*
- * resolve - RESOLVE_INIT_PSK for x's ticket; the keys in a new entry
- *	(not yet in the cache) in *out.
- */
-static int
-resolve(struct imgate_ctx *ctx, const struct mikey_r_transfer *x,
-    struct imgate_kent **out)
-{
-	struct resolve_scratch *s;
-	struct imgate_kent *e;
-	struct mikey_diag diag;
-	uint8_t *resp = NULL;
-	size_t len, resp_len = 0;
-	int rc, perr = -1;
-
-	if ((e = calloc(1, sizeof(*e))) == NULL)
-		return IMGATE_ERR_NOMEM;
-	if ((s = calloc(1, sizeof(*s))) == NULL) {
-		free(e);
-		return IMGATE_ERR_NOMEM;
-	}
-	s->me.id = id_of(ctx->identity);
-	s->me.idkms = id_of(ctx->kms_id);
-	s->me.psk = ctx->psk;
-	s->me.psk_len = ctx->psk_len;
-	s->me.suite = mikey_suite_256;
-	if ((rc = mikey_r_resolve_init(&ctx->env, x, &s->me, &s->rs,
-	    s->msg, sizeof(s->msg), &len)) != 0) {
-		detail(ctx, rc, "mikey: cannot build RESOLVE_INIT: %s",
-		    mikey_strerror(rc));
-		rc = map_mikey(rc);
-		goto out;
-	}
-	ctx->n_resolves++;
-	if ((rc = kms_call(ctx, s->msg, len, &resp, &resp_len)) != 0)
-		goto out;
-	/* the answer for the bare ticket: V of the message comes after */
-	s->bare = *x;
-	s->bare.msg.hdr.data_type = 0;
-	memset(&diag, 0, sizeof(diag));
-	rc = mikey_r_resolve_resp(&ctx->env, &s->rs, &s->bare, resp, resp_len,
-	    &e->keys, &perr, &diag);
-	if (rc != 0) {
-		rc = kms_answer(ctx, "ticket resolve", 1, rc, perr, &diag);
-		goto out;
-	}
-	*out = e;
-	e = NULL;
-out:
-	free(resp);
-	mikey_r_resolve_cleanup(&s->rs);
-	wipe_free(s, sizeof(*s));
-	kent_free(e);
-	return rc;
-}
-
 /* steal - move a string out of an smime_msg field */
 static char *
 steal(char **p)
@@ -1408,8 +1726,7 @@ imgate_unwrap(struct imgate_ctx *ctx, const char *sip_from,
 
 	if (ctx == NULL)
 		return IMGATE_ERR_INVAL;
-	ctx->detail[0] = '\0';
-	ctx->cause = 0;
+	clear_detail(ctx);
 	now = now_s(ctx);
 	if (content_type == NULL || body == NULL || out == NULL) {
 		detail(ctx, 0, "unwrap: invalid argument");
@@ -1451,14 +1768,11 @@ imgate_unwrap(struct imgate_ctx *ctx, const char *sip_from,
 		rc = IMGATE_ERR_INTERNAL;
 		goto out;
 	}
-	if ((e = kcache_find(ctx, tdg, now)) == NULL) {
-		if ((rc = resolve(ctx, &s->x, &e)) != 0)
-			goto out;
-		memcpy(e->dg, tdg, sizeof(tdg));
-		e->end = ntp_s(s->x.pol.end);
-		kcache_put(ctx, e, now);
-		called = 1;
-	}
+	if ((e = kcache_find(ctx, tdg, now)) == NULL &&
+	    (rc = kms_resolve(ctx, &s->x, tdg, &e)) != 0)
+		goto out;	/* PENDING too: the replay cache untouched */
+	called = e->fresh;
+	e->fresh = 0;
 
 	/* 4. V, then the replay cache (checked now, inserted at the end) */
 	if ((rc = mikey_r_transfer_verify(&s->x, &e->keys)) != 0) {

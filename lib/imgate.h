@@ -29,15 +29,37 @@
  *	(design.md section 3, inbound step 4).
  *
  *	The library does not log and never exits.  It makes network calls
- *	only through the KMS transport: a callback the caller may set, or
- *	the built-in blocking HTTP/HTTPS client (POSIX sockets, OpenSSL).
+ *	only through the KMS transport: a callback the caller may set
+ *	(synchronous, or asynchronous: below), or the built-in blocking
+ *	HTTP/HTTPS client (POSIX sockets, OpenSSL).
  *	Keys, tickets and plaintext are wiped when freed.
+ *
+ *	ASYNCHRONOUS MODE.  An event-driven caller that must never block on
+ *	the KMS gives the context an imgate_async_cb (imgate_ctx_set_async).
+ *	Then a wrap or unwrap that needs the KMS (a ticket request, a
+ *	resolve) builds its request, hands it to the callback, which only
+ *	starts sending it, and returns IMGATE_ERR_PENDING at once, with
+ *	imgate_pending_id() naming the exchange.  The context keeps what the
+ *	answer's processing needs (the PSK-keyed request state, the ticket),
+ *	nothing of the message: no key is taken and, for unwrap, the replay
+ *	cache is not touched before the answer.  When the transport has the
+ *	answer (or knows it failed), the caller gives it to imgate_kms_done(),
+ *	which fills the ticket or resolved-key cache; the caller then calls
+ *	every operation that waited for that id again (same arguments): they
+ *	find the cache filled and complete without the KMS.  If
+ *	imgate_kms_done() fails, they fail with its code instead.  While an
+ *	exchange for a recipient set or a ticket is under way, other
+ *	operations that need the same one wait for it (the same id) instead
+ *	of starting another.  Everything that does not need the KMS (a
+ *	cached ticket, a cached key) completes at once as in the synchronous
+ *	mode, with the same results and codes.
  *
  * THREADS
  *	A context is not locked: use one context from one thread at a time
  *	(a UA with an event loop runs the library on a worker thread, or
- *	gives it a transport callback that does not block).  Different
- *	contexts may be used from different threads at once.
+ *	uses the asynchronous mode above: imgate_kms_done() is then called
+ *	from the loop's thread like every other call).  Different contexts
+ *	may be used from different threads at once.
  *
  * ERRORS
  *	Every function that can fail returns 0 or an IMGATE_ERR_* code;
@@ -126,6 +148,12 @@ enum imgate_err {
 	 * with a server error or with something that is not a MIKEY answer
 	 * that verifies */
 	IMGATE_ERR_KMS_UNAVAILABLE,
+	/* not a failure: the operation needs a KMS exchange that the
+	 * asynchronous transport has started (or that is already under way
+	 * for the same ticket); call it again after imgate_kms_done().
+	 * imgate_sip_status() gives 100 for it: never answer a MESSAGE
+	 * with it, wait (asynchronous mode, imgate_ctx_set_async) */
+	IMGATE_ERR_PENDING,
 	IMGATE_ERR_LAST
 };
 
@@ -135,7 +163,8 @@ const char *imgate_strerror(int err);
 /*
  * imgate_sip_status - the SIP status code to answer a MESSAGE with when
  *	an operation failed with err (the table above): 400, 403, 413, 415,
- *	493, 500 or 503; 200 for 0.  Put imgate_strerror(err) in a
+ *	493, 500 or 503; 200 for 0; 100 for IMGATE_ERR_PENDING, which is no
+ *	answer (the operation is not over).  Put imgate_strerror(err) in a
  *	"Warning: 399" header; never the detail (it may name key ids).
  */
 int imgate_sip_status(int err);
@@ -156,6 +185,8 @@ void imgate_init(void);
 #define IMGATE_MAX_PSK		64	/* bytes of a PSK (16..64) */
 #define IMGATE_DEFAULT_MAX_BODY	65536	/* max_body when 0 is given */
 #define IMGATE_MAX_ADDRS	32	/* CPIM To and cc kept in a result */
+#define IMGATE_MAX_PENDING	1024	/* KMS exchanges under way in one
+					 * context (asynchronous mode) */
 
 /* --------------------------------------------------------------------- */
 /* The KMS transport */
@@ -179,6 +210,19 @@ void imgate_init(void);
  */
 typedef int (*imgate_transport_cb)(void *arg, const char *url,
     const uint8_t *req, size_t req_len, uint8_t **resp, size_t *resp_len);
+
+/*
+ * imgate_async_cb - start sending req (len bytes; copy it, the library
+ *	frees its buffer on return) to the KMS at url, as the synchronous
+ *	transport would, without blocking; when the answer (or a failure)
+ *	is known, call imgate_kms_done(ctx, id, ...) from the same thread
+ *	(never from inside this callback).  Return 0 if started, non-zero
+ *	if it could not even start (then the operation fails with
+ *	IMGATE_ERR_KMS_UNAVAILABLE at once; imgate_set_detail() may say
+ *	why).  id is unique in the context, increasing, never 0.
+ */
+typedef int (*imgate_async_cb)(void *arg, uint64_t id, const char *url,
+    const uint8_t *req, size_t len);
 
 /* --------------------------------------------------------------------- */
 /* Options */
@@ -278,6 +322,40 @@ void imgate_ctx_set_transport(struct imgate_ctx *ctx, imgate_transport_cb cb,
     void *arg);
 
 /*
+ * imgate_ctx_set_async - use cb (with arg) for every KMS exchange (NULL:
+ *	back to the synchronous transport; exchanges under way can still be
+ *	completed with imgate_kms_done()).  In this mode imgate_wrap and
+ *	imgate_unwrap return IMGATE_ERR_PENDING when they need the KMS;
+ *	imgate_pending_id() then says which exchange to wait for.
+ */
+void imgate_ctx_set_async(struct imgate_ctx *ctx, imgate_async_cb cb,
+    void *arg);
+
+/* imgate_pending_id - after IMGATE_ERR_PENDING: the exchange id */
+uint64_t imgate_pending_id(const struct imgate_ctx *ctx);
+
+/*
+ * imgate_kms_done - the answer to exchange id: ok non-zero with the KMS's
+ *	answer body (same rules as a transport callback returning 0: 2xx, or
+ *	4xx with application/mikey), ok 0 when the transport failed (no
+ *	connection, timeout, 5xx, not application/mikey; resp may be NULL;
+ *	a detail set with imgate_set_detail() just before is kept).
+ *	Processes it (ticket into the ticket cache / keys into the
+ *	resolved-key cache) and returns 0, or the IMGATE_ERR_* the waiting
+ *	operations fail with (the same codes the synchronous mode gives;
+ *	imgate_last_detail() says why).  After 0, call the waiting
+ *	imgate_wrap/imgate_unwrap again, soon (before the caches could
+ *	evict the entry): they find the cache filled.  After a failure do
+ *	not: they would start a new exchange.  resp is not kept.
+ *	IMGATE_ERR_INVAL for an unknown id (e.g. given twice).
+ */
+IMGATE_WUR int imgate_kms_done(struct imgate_ctx *ctx, uint64_t id, int ok,
+    const uint8_t *resp, size_t resp_len);
+
+/* imgate_ctx_pending - exchanges started and not yet done */
+size_t imgate_ctx_pending(const struct imgate_ctx *ctx);
+
+/*
  * imgate_clock_cb - the current time as Unix time in nanoseconds.
  * imgate_ctx_set_clock - use it for every time the library reads (ticket
  *	validity, MIKEY timestamps, the replay cache, CPIM DateTime); NULL
@@ -354,7 +432,8 @@ void imgate_set_detail(struct imgate_ctx *ctx, const char *fmt, ...)
 #endif
     ;
 
-/* imgate_ctx_kms_calls - KMS exchanges made so far (requests, resolves) */
+/* imgate_ctx_kms_calls - KMS exchanges started so far (requests, resolves;
+ *	in both modes, whatever their outcome) */
 void imgate_ctx_kms_calls(const struct imgate_ctx *ctx, uint64_t *requests,
     uint64_t *resolves);
 
@@ -372,7 +451,9 @@ void imgate_ctx_kms_calls(const struct imgate_ctx *ctx, uint64_t *requests,
  *	body, *out_len its length and *out_content_type (malloc'd, free())
  *	the SIP Content-Type value, boundary included.  Errors: INVAL, TOO_BIG,
  *	the KMS's (NOT_AUTHORISED when from is not the identity and no
- *	act_for allows it, CREDENTIAL, KMS_UNAVAILABLE, ...).
+ *	act_for allows it, CREDENTIAL, KMS_UNAVAILABLE, ...).  Asynchronous
+ *	mode: IMGATE_ERR_PENDING when no ticket is cached for the sender and
+ *	recipient set (nothing is written).
  */
 IMGATE_WUR int imgate_wrap(struct imgate_ctx *ctx, const char *from,
     const char *const *rcpt, size_t nrcpt, const char *content_type,
@@ -416,8 +497,11 @@ struct imgate_result {
 	int64_t		 ticket_end;	/* the ticket's end, Unix seconds; 0
 					 * if unlimited: deferred delivery
 					 * must happen before */
-	int		 kms_called;	/* 1 if this unwrap resolved at the
-					 * KMS, 0 if the key was cached */
+	int		 kms_called;	/* 1 if the ticket was resolved at
+					 * the KMS for this unwrap (or for the
+					 * first unwrap given again after
+					 * IMGATE_ERR_PENDING), 0 if the key
+					 * was cached */
 };
 
 /*
@@ -427,6 +511,9 @@ struct imgate_result {
  *	The replay cache of ctx then holds the message: a second unwrap of
  *	the same body fails with IMGATE_ERR_REPLAY.  Errors: every
  *	IMGATE_ERR_* but INVAL may come from the input; see the table.
+ *	Asynchronous mode: IMGATE_ERR_PENDING when the ticket's keys are not
+ *	cached (the replay cache is left as it was; the message is checked
+ *	in full when it is given again).
  */
 IMGATE_WUR int imgate_unwrap(struct imgate_ctx *ctx, const char *sip_from,
     const char *content_type, const uint8_t *body, size_t len,

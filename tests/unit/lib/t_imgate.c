@@ -23,6 +23,10 @@
  * 10. several recipients, KMS unreachable, error table;
  * 11. interop: openssl cms -decrypt opens the pkcs7 part with a TEK this
  *     test derives on its own from the TRANSFER_INIT (not the library's).
+ * 12. the asynchronous mode: PENDING, coalescing by recipient set and by
+ *     ticket, kms_done, retries that find the caches filled, the same
+ *     results and refusals as the synchronous mode, transport failures,
+ *     unknown ids, the bound on exchanges, free with exchanges under way.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -854,6 +858,323 @@ test_interop(void)
 	imgate_ctx_free(a.ctx);
 }
 
+/* ---- 12: the asynchronous mode */
+
+#define AQ_KEEP	8		/* requests kept for answering */
+
+/* What the asynchronous transport was given. */
+struct aq {
+	int	 started;
+	int	 refuse;	/* 1: the callback cannot start */
+	size_t	 n;
+	uint64_t id[AQ_KEEP];
+	uint8_t	*req[AQ_KEEP];
+	size_t	 len[AQ_KEEP];
+};
+
+static int
+kms_async(void *arg, uint64_t id, const char *url, const uint8_t *req,
+    size_t len)
+{
+	struct aq *q = arg;
+
+	(void)url;
+	if (q->refuse)
+		return -1;
+	q->started++;
+	if (q->n == AQ_KEEP)
+		return 0;	/* started, never answered */
+	if ((q->req[q->n] = malloc(len)) == NULL)
+		return -1;
+	memcpy(q->req[q->n], req, len);
+	q->id[q->n] = id;
+	q->len[q->n++] = len;
+	return 0;
+}
+
+static void
+aq_drop(struct aq *q)
+{
+	size_t i;
+
+	for (i = 0; i < q->n; i++)
+		free(q->req[i]);
+	q->n = 0;
+}
+
+/*
+ * aq_answer - the in-process KMS's answer to the oldest request kept,
+ *	given to imgate_kms_done (ok 0: as a transport failure); its code.
+ */
+static int
+aq_answer(struct imgate_ctx *ctx, struct aq *q, int ok)
+{
+	struct mikey_kms_result res;
+	uint8_t out[8192];
+	size_t ol = 0;
+	uint64_t id;
+	int rc;
+
+	if (q->n == 0)
+		return -1;
+	id = q->id[0];
+	if (ok && mikey_kms_process(&kenv, &kc, q->req[0], q->len[0], out,
+	    sizeof(out), &ol, &res) != 0)
+		ok = 0;
+	rc = imgate_kms_done(ctx, id, ok, ok ? out : NULL, ok ? ol : 0);
+	free(q->req[0]);
+	q->n--;
+	memmove(q->id, q->id + 1, q->n * sizeof(q->id[0]));
+	memmove(q->req, q->req + 1, q->n * sizeof(q->req[0]));
+	memmove(q->len, q->len + 1, q->n * sizeof(q->len[0]));
+	return rc;
+}
+
+/* same_result - two unwrap results say the same */
+static int
+same_result(const struct imgate_result *x, const struct imgate_result *y)
+{
+	size_t i;
+
+	if (x->body_len != y->body_len || memcmp(x->body, y->body,
+	    x->body_len) != 0 || strcmp(x->content_type, y->content_type) !=
+	    0 || strcmp(x->sender, y->sender) != 0 || (x->signer == NULL) !=
+	    (y->signer == NULL) || strcmp(x->cpim_from, y->cpim_from) != 0 ||
+	    x->nto != y->nto || x->ncc != y->ncc || x->datetime !=
+	    y->datetime || x->sent != y->sent || x->ticket_end !=
+	    y->ticket_end || x->differs_from_sip_from !=
+	    y->differs_from_sip_from || (x->addressed_to == NULL) !=
+	    (y->addressed_to == NULL) || (x->addressed_to != NULL &&
+	    strcmp(x->addressed_to, y->addressed_to) != 0) ||
+	    x->kms_called != y->kms_called)
+		return 0;
+	for (i = 0; i < x->nto; i++)
+		if (strcmp(x->to[i], y->to[i]) != 0)
+			return 0;
+	return 1;
+}
+
+static void
+test_async(void)
+{
+	const char *rcpt[2] = { BOB, DAVE };
+	struct imgate_opts o;
+	struct party a, b, bs, c, cs, g;
+	struct aq qa, qb, qc, qg;
+	struct wmsg m1, m2, m3;
+	struct imgate_result *r1 = NULL, *r2 = NULL, *rs = NULL;
+	uint8_t *img0 = NULL, *img1 = NULL;
+	size_t img0_len = 0, img1_len = 0;
+	uint64_t id1, id2, rq, rsv;
+	char who[64];
+	int rc, rc2, i, fails;
+
+	memset(&qa, 0, sizeof(qa));
+	memset(&qb, 0, sizeof(qb));
+	memset(&qc, 0, sizeof(qc));
+	memset(&qg, 0, sizeof(qg));
+	if (party_new(&a, ALICE, NULL) != 0 || party_new(&b, BOB, NULL) != 0 ||
+	    party_new(&bs, BOB, NULL) != 0 || party_new(&c, CAROL, NULL) !=
+	    0 || party_new(&cs, CAROL, NULL) != 0) {
+		ok(0, "async: contexts");
+		return;
+	}
+	imgate_ctx_set_async(a.ctx, kms_async, &qa);
+	imgate_ctx_set_async(b.ctx, kms_async, &qb);
+	imgate_ctx_set_async(c.ctx, kms_async, &qc);
+	ok(imgate_sip_status(IMGATE_ERR_PENDING) == 100 &&
+	    strcmp(imgate_strerror(IMGATE_ERR_PENDING), "waiting for the KMS")
+	    == 0, "async: PENDING is SIP 100, \"waiting for the KMS\"");
+
+	/* wrap: one exchange for two wraps to the same recipient set */
+	memset(&m1, 0, sizeof(m1));
+	memset(&m2, 0, sizeof(m2));
+	memset(&m3, 0, sizeof(m3));
+	rc = wrap1(&a, ALICE, BOB, "first", &m1);
+	id1 = imgate_pending_id(a.ctx);
+	ok(rc == IMGATE_ERR_PENDING && id1 != 0 && m1.body == NULL &&
+	    qa.started == 1 && qa.n == 1 && qa.id[0] == id1 &&
+	    imgate_ctx_pending(a.ctx) == 1, "async wrap: PENDING, one "
+	    "exchange started (id %llu), nothing written",
+	    (unsigned long long)id1);
+	imgate_ctx_kms_calls(a.ctx, &rq, NULL);
+	ok(rq == 1 && a.t.calls == 0, "async wrap: counted as a request, "
+	    "the synchronous transport unused");
+	rc = wrap1(&a, ALICE, BOB, "second", &m2);
+	ok(rc == IMGATE_ERR_PENDING && imgate_pending_id(a.ctx) == id1 &&
+	    qa.started == 1 && imgate_ctx_pending(a.ctx) == 1,
+	    "async wrap: a second wrap for the same recipients waits for "
+	    "the same exchange, no second request");
+	rc = imgate_wrap(a.ctx, ALICE, rcpt, 2, TEXT, (const uint8_t *)"x", 1,
+	    &m3.body, &m3.len, &m3.ct);
+	id2 = imgate_pending_id(a.ctx);
+	ok(rc == IMGATE_ERR_PENDING && id2 > id1 && qa.started == 2 &&
+	    imgate_ctx_pending(a.ctx) == 2, "async wrap: another recipient "
+	    "set: its own exchange, a larger id");
+	rc = aq_answer(a.ctx, &qa, 1);
+	ok(rc == 0 && imgate_ctx_pending(a.ctx) == 1, "async: kms_done with "
+	    "the KMS's answer: 0 (%s)", imgate_last_detail(a.ctx));
+	rc = wrap1(&a, ALICE, BOB, "first", &m1);
+	rc2 = rc ? rc : wrap1(&a, ALICE, BOB, "second", &m2);
+	ok(rc == 0 && rc2 == 0 && qa.started == 2, "async wrap: both waiting "
+	    "wraps succeed when given again, from the ticket cache");
+	rc = imgate_kms_done(a.ctx, id1, 1, (const uint8_t *)"x", 1);
+	ok(rc == IMGATE_ERR_INVAL, "async: kms_done for the same id again: "
+	    "invalid");
+	ok(imgate_kms_done(a.ctx, 999999, 0, NULL, 0) == IMGATE_ERR_INVAL &&
+	    imgate_kms_done(a.ctx, 0, 0, NULL, 0) == IMGATE_ERR_INVAL,
+	    "async: kms_done for an unknown id or 0: invalid");
+
+	/* unwrap: one resolve for two messages with the same ticket, the
+	 * replay cache untouched until then */
+	rc = imgate_ctx_save_replay(b.ctx, &img0, &img0_len);
+	rc = rc ? rc : imgate_unwrap(b.ctx, ALICE, m1.ct, m1.body, m1.len,
+	    &r1);
+	id1 = imgate_pending_id(b.ctx);
+	ok(rc == IMGATE_ERR_PENDING && r1 == NULL && qb.started == 1 &&
+	    qb.n == 1 && qb.id[0] == id1, "async unwrap: PENDING, one "
+	    "resolve started");
+	rc = imgate_unwrap(b.ctx, ALICE, m2.ct, m2.body, m2.len, &r2);
+	ok(rc == IMGATE_ERR_PENDING && imgate_pending_id(b.ctx) == id1 &&
+	    qb.started == 1, "async unwrap: another message with the same "
+	    "ticket waits for the same resolve");
+	rc = imgate_unwrap(b.ctx, ALICE, m1.ct, m1.body, m1.len, &r1);
+	ok(rc == IMGATE_ERR_PENDING && imgate_pending_id(b.ctx) == id1 &&
+	    qb.started == 1, "async unwrap: the first message again: still "
+	    "waiting, no replay");
+	rc = imgate_ctx_save_replay(b.ctx, &img1, &img1_len);
+	ok(rc == 0 && img0 != NULL && img1 != NULL && img0_len == img1_len &&
+	    memcmp(img0, img1, img0_len) == 0, "async unwrap: the replay "
+	    "cache is untouched while waiting");
+	imgate_ctx_kms_calls(b.ctx, NULL, &rsv);
+	is_int(rsv, 1, "async unwrap: one resolve counted");
+	rc = aq_answer(b.ctx, &qb, 1);
+	is_int(rc, 0, "async unwrap: kms_done (%s)", imgate_last_detail(b.ctx));
+	rc = imgate_unwrap(b.ctx, ALICE, m1.ct, m1.body, m1.len, &r1);
+	rc2 = imgate_unwrap(b.ctx, ALICE, m2.ct, m2.body, m2.len, &r2);
+	ok(rc == 0 && rc2 == 0 && r1->kms_called == 1 && r2->kms_called ==
+	    0 && qb.started == 1, "async unwrap: both open when given again "
+	    "(the first says kms_called)");
+	rc2 = imgate_unwrap(bs.ctx, ALICE, m1.ct, m1.body, m1.len, &rs);
+	ok(rc == 0 && rc2 == 0 && same_result(r1, rs), "async unwrap: the "
+	    "same result as the synchronous mode");
+	ok(r2 != NULL && r2->body_len == 6 && memcmp(r2->body, "second", 6)
+	    == 0, "async unwrap: the second message's body");
+	imgate_result_free(r1);
+	imgate_result_free(r2);
+	imgate_result_free(rs);
+	r1 = r2 = rs = NULL;
+	rc = imgate_unwrap(b.ctx, ALICE, m1.ct, m1.body, m1.len, &r1);
+	ok(rc == IMGATE_ERR_REPLAY && qb.started == 1, "async unwrap: then a "
+	    "replay, without the KMS");
+
+	/* a refusal by the KMS: the code of the synchronous mode */
+	rc2 = imgate_unwrap(cs.ctx, ALICE, m1.ct, m1.body, m1.len, &r1);
+	rc = imgate_unwrap(c.ctx, ALICE, m1.ct, m1.body, m1.len, &r1);
+	ok(rc == IMGATE_ERR_PENDING && qc.started == 1, "async unwrap by "
+	    "carol (no recipient): PENDING");
+	rc = aq_answer(c.ctx, &qc, 1);
+	ok(rc == rc2 && rc == IMGATE_ERR_NOT_AUTHORISED &&
+	    imgate_last_cause(c.ctx) == 0x10000 + MIKEY_EN_UNSPEC,
+	    "async: the KMS's refusal through kms_done: %s, as in the "
+	    "synchronous mode (%s)", imgate_strerror(rc),
+	    imgate_last_detail(c.ctx));
+	rc = imgate_unwrap(c.ctx, ALICE, m1.ct, m1.body, m1.len, &r1);
+	ok(rc == IMGATE_ERR_PENDING && qc.started == 2, "async: carol again: "
+	    "a new resolve (refusals are not cached)");
+	aq_drop(&qc);
+
+	/* the transport fails */
+	rc = aq_answer(a.ctx, &qa, 0);		/* id2: the set {bob, dave} */
+	ok(rc == IMGATE_ERR_KMS_UNAVAILABLE && strcmp(imgate_last_detail(
+	    a.ctx), "kms: the transport failed") == 0 &&
+	    imgate_ctx_pending(a.ctx) == 0, "async: kms_done(ok 0): "
+	    "KMS_UNAVAILABLE (%s)", imgate_last_detail(a.ctx));
+	rc = imgate_wrap(a.ctx, ALICE, rcpt, 2, TEXT, (const uint8_t *)"x", 1,
+	    &m3.body, &m3.len, &m3.ct);
+	ok(rc == IMGATE_ERR_PENDING && imgate_pending_id(a.ctx) > id2 &&
+	    qa.started == 3, "async: the next wrap starts a new exchange");
+	imgate_set_detail(a.ctx, "kms: timeout after 10 s");
+	rc = aq_answer(a.ctx, &qa, 0);
+	ok(rc == IMGATE_ERR_KMS_UNAVAILABLE && strcmp(imgate_last_detail(
+	    a.ctx), "kms: timeout after 10 s") == 0, "async: the transport's "
+	    "detail set before kms_done(ok 0) is kept");
+	qa.refuse = 1;
+	rc = imgate_wrap(a.ctx, ALICE, rcpt, 2, TEXT, (const uint8_t *)"x", 1,
+	    &m3.body, &m3.len, &m3.ct);
+	ok(rc == IMGATE_ERR_KMS_UNAVAILABLE && imgate_ctx_pending(a.ctx) ==
+	    0, "async: a callback that cannot start: KMS_UNAVAILABLE at once");
+	qa.refuse = 0;
+	imgate_ctx_set_async(a.ctx, NULL, NULL);
+	rc = imgate_wrap(a.ctx, ALICE, rcpt, 2, TEXT, (const uint8_t *)"x", 1,
+	    &m3.body, &m3.len, &m3.ct);
+	ok(rc == 0 && a.t.calls == 1, "async off: the synchronous transport "
+	    "again");
+	wmsg_free(&m3);
+
+	/* a margin longer than the ticket: the retried wrap still uses it */
+	imgate_opts_init(&o);
+	o.ticket_margin = 400 * 86400;
+	if (party_new(&g, ALICE, &o) != 0)
+		return;
+	imgate_ctx_set_async(g.ctx, kms_async, &qg);
+	rc = wrap1(&g, ALICE, BOB, "m", &m3);
+	rc = rc == IMGATE_ERR_PENDING ? aq_answer(g.ctx, &qg, 1) : -1;
+	rc = rc ? rc : wrap1(&g, ALICE, BOB, "m", &m3);
+	ok(rc == 0 && qg.started == 1, "async: a ticket granted with a "
+	    "margin past its use serves the retried wrap once");
+	wmsg_free(&m3);
+	rc = wrap1(&g, ALICE, BOB, "m", &m3);
+	ok(rc == IMGATE_ERR_PENDING && qg.started == 2, "... and the next "
+	    "wrap asks again (as in the synchronous mode)");
+	aq_drop(&qg);
+
+	/* the bound (one exchange of g's is under way already, above);
+	 * free with exchanges under way (ASan: no leak) */
+	qg.n = AQ_KEEP;		/* keep none */
+	for (i = 0, fails = 0; i < IMGATE_MAX_PENDING + 1; i++) {
+		snprintf(who, sizeof(who), "sip:u%d@example.com", i);
+		rc = wrap1(&g, ALICE, who, "m", &m3);
+		if (rc != IMGATE_ERR_PENDING)
+			fails++;
+	}
+	ok(fails == 2 && rc == IMGATE_ERR_KMS_UNAVAILABLE &&
+	    imgate_ctx_pending(g.ctx) == IMGATE_MAX_PENDING, "async: %d "
+	    "exchanges under way at most, then KMS_UNAVAILABLE (%s)",
+	    IMGATE_MAX_PENDING, imgate_last_detail(g.ctx));
+	qg.n = 0;
+	imgate_ctx_set_async(a.ctx, kms_async, &qa);
+	rc = wrap1(&a, ALICE, BOB, "cached", &m3);
+	rc2 = rc ? rc : imgate_unwrap(b.ctx, ALICE, m3.ct, m3.body, m3.len,
+	    &r1);
+	ok(rc == 0 && rc2 == 0 && r1->kms_called == 0 && qa.started == 3 &&
+	    qb.started == 1, "async: a cached ticket, a cached key: done at "
+	    "once, no KMS");
+	imgate_result_free(r1);
+	r1 = NULL;
+	wmsg_free(&m3);
+	rc = wrap1(&cs, CAROL, BOB, "from carol", &m3);
+	rc2 = rc ? rc : imgate_unwrap(b.ctx, CAROL, m3.ct, m3.body, m3.len,
+	    &r1);
+	ok(rc == 0 && rc2 == IMGATE_ERR_PENDING &&
+	    wrap1(&b, BOB, ALICE, "m", &m2) == IMGATE_ERR_PENDING &&
+	    imgate_ctx_pending(b.ctx) == 2, "bob's context has a resolve "
+	    "and a request under way when freed");
+	wmsg_free(&m3);
+	free(img0);
+	free(img1);
+	wmsg_free(&m1);
+	wmsg_free(&m2);
+	aq_drop(&qa);
+	aq_drop(&qb);
+	imgate_ctx_free(a.ctx);
+	imgate_ctx_free(b.ctx);
+	imgate_ctx_free(bs.ctx);
+	imgate_ctx_free(c.ctx);
+	imgate_ctx_free(cs.ctx);
+	imgate_ctx_free(g.ctx);
+}
+
 int
 main(void)
 {
@@ -883,6 +1204,7 @@ main(void)
 	test_identity();
 	test_misc();
 	test_interop();
+	test_async();
 	mikey_rcache_free(kc.rc);
 	return done_testing();
 }
