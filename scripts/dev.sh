@@ -17,7 +17,8 @@ cmd=${1:-}
 # Debian 12 packages for the whole project (design.md: Stack)
 PKGS="build-essential autoconf automake libtool pkg-config \
 libssl-dev libgmime-3.0-dev libosip2-dev libevent-dev libsqlite3-dev \
-libglib2.0-dev tshark openssl ca-certificates curl"
+libglib2.0-dev tshark openssl ca-certificates curl \
+sip-tester kamailio baresip-core sipvicious sqlite3 iproute2"
 
 usage() {
 	sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'

@@ -57,6 +57,8 @@ if [ -f "$top/lib/imgate.h" ]; then
 		echo "ok $n - lib/imgate.h includes only <stddef.h> and <stdint.h>"
 	fi
 fi
+check gateway 'kms/|queue/.*-int\.h|mikey/mikey-int\.h|smime/|lib/imgate-int\.h' \
+	"kms/ internals or the internals of the modules below"
 check tools 'gateway/|kms/|-int\.h' "daemon internals or internal headers"
 echo "1..$n"
 [ "$fail" -eq 0 ]

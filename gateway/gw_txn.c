@@ -1,0 +1,493 @@
+/*
+ * gateway/gw_txn.c - MESSAGE transactions (RFC 3261 17, non-INVITE only)
+ *
+ * Copyright (c) 2026 the imgate developers. MIT licence, see COPYING.
+ *
+ * The gateway is a UAS toward the sender of a MESSAGE and a UAC toward
+ * the next hop (spec/smime-sip.md 5.4): it changes the body, so it
+ * originates a new request with its own Via branch, and relays the final
+ * answer back.  libosip2's state machines are not used: a MESSAGE needs
+ * only the four timers below, driven by libevent.
+ *
+ *	server (17.2.2)	Trying -> Proceeding (100 sent when a retransmission
+ *			arrives while we work) -> Completed (final sent;
+ *			retransmissions answered from it) -> freed after
+ *			Timer J (64*T1 on UDP, at once on TCP/TLS)
+ *	client (17.1.2)	Timer E retransmits over UDP (T1 doubling to T2),
+ *			Timer F (64*T1) gives up: 408 to the sender; after
+ *			the final answer Timer K (T4 on UDP) absorbs its
+ *			retransmissions
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/rand.h>
+
+#include "common/log.h"
+#include "gateway/gw_core.h"
+
+static void stx_free(struct gw_stx *stx);
+static void ctxn_free(struct gw_ctxn *c);
+
+uint64_t
+gw_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+void
+gw_txn_init(struct gw *gw)
+{
+	gw->stx = g_hash_table_new(g_str_hash, g_str_equal);
+	gw->ctx = g_hash_table_new(g_str_hash, g_str_equal);
+}
+
+void
+gw_txn_free_all(struct gw *gw)
+{
+	GHashTableIter it;
+	gpointer k, v;
+
+	if (gw->ctx != NULL) {
+		g_hash_table_iter_init(&it, gw->ctx);
+		while (g_hash_table_iter_next(&it, &k, &v)) {
+			g_hash_table_iter_steal(&it);
+			((struct gw_ctxn *)v)->stx = NULL;
+			ctxn_free(v);
+		}
+		g_hash_table_destroy(gw->ctx);
+		gw->ctx = NULL;
+	}
+	if (gw->stx != NULL) {
+		g_hash_table_iter_init(&it, gw->stx);
+		while (g_hash_table_iter_next(&it, &k, &v)) {
+			g_hash_table_iter_steal(&it);
+			((struct gw_stx *)v)->client = NULL;
+			stx_free(v);
+		}
+		g_hash_table_destroy(gw->stx);
+		gw->stx = NULL;
+	}
+}
+
+/* ---------------------------------------------------------------------- */
+/* Server transactions */
+
+/*
+ * stx_key - RFC 3261 17.2.3: top Via branch, sent-by, method; for a
+ *	branch without the magic cookie (RFC 2543 peers) Call-ID, CSeq and
+ *	the From tag stand in.
+ */
+static char *
+stx_key(const struct gw_msg *m)
+{
+	osip_via_t *v = NULL;
+	osip_generic_param_t *tag = NULL;
+	const char *br = gw_via_branch(m);
+
+	if (osip_message_get_via(m->sip, 0, &v) < 0 || v == NULL)
+		return NULL;
+	if (br != NULL && strncmp(br, "z9hG4bK", 7) == 0)
+		return g_strdup_printf("%s\n%s:%s\n%s", br,
+		    v->host ? v->host : "", v->port ? v->port : "",
+		    m->sip->cseq->method);
+	if (m->sip->from != NULL)
+		osip_from_get_tag(m->sip->from, &tag);
+	return g_strdup_printf("2543\n%s@%s\n%s %s\n%s",
+	    m->sip->call_id->number ? m->sip->call_id->number : "",
+	    m->sip->call_id->host ? m->sip->call_id->host : "",
+	    m->sip->cseq->number, m->sip->cseq->method,
+	    tag != NULL && tag->gvalue != NULL ? tag->gvalue : "");
+}
+
+/* send_to_upstream - a response (wire form) to the sender of req */
+static void
+send_to_upstream(struct gw *gw, const struct gw_msg *req, const char *buf,
+    size_t len)
+{
+	struct gw_peer dst;
+	char ps[80];
+
+	if (gw_via_next_hop(req, &dst) != 0) {
+		dst = req->src;		/* no usable Via: where it came from */
+	}
+	if (gw_tp_send(gw->tp, &dst, req->conn, buf, len) != 0)
+		log_info("send response to %s failed",
+		    gw_peer_str(&dst, ps, sizeof(ps)));
+}
+
+static void
+stx_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct gw_stx *stx = arg;
+
+	(void)fd;
+	(void)what;
+	g_hash_table_remove(stx->gw->stx, stx->key);
+	stx_free(stx);
+}
+
+static void
+stx_free(struct gw_stx *stx)
+{
+	if (stx == NULL)
+		return;
+	if (stx->client != NULL)
+		stx->client->stx = NULL;
+	if (stx->timer != NULL)
+		event_free(stx->timer);
+	gw_msg_free(stx->req);
+	gw_msg_free(stx->down);
+	free(stx->resp);
+	g_free(stx->key);
+	if (stx->gw->m.txn_server > 0)
+		stx->gw->m.txn_server--;
+	free(stx);
+}
+
+struct gw_stx *
+gw_stx_find_or_new(struct gw *gw, struct gw_msg *req, int *is_new)
+{
+	struct gw_stx *stx;
+	char *key;
+
+	*is_new = 0;
+	if ((key = stx_key(req)) == NULL)
+		return NULL;
+	if ((stx = g_hash_table_lookup(gw->stx, key)) != NULL) {
+		g_free(key);
+		gw->m.msg_retrans++;
+		switch (stx->state) {
+		case GW_STX_TRYING:
+			/* we are still working (the KMS): say so */
+			gw_stx_respond(stx, 100, NULL, NULL, NULL);
+			break;
+		case GW_STX_PROCEEDING:
+		case GW_STX_COMPLETED:
+			if (stx->resp != NULL)
+				send_to_upstream(gw, stx->req, stx->resp,
+				    stx->resp_len);
+			break;
+		}
+		return stx;
+	}
+	if (g_hash_table_size(gw->stx) >= gw->conf->max_txn) {
+		g_free(key);
+		return NULL;
+	}
+	if ((stx = calloc(1, sizeof(*stx))) == NULL ||
+	    (stx->timer = evtimer_new(gw->base, stx_timer_cb, stx)) == NULL) {
+		free(stx);
+		g_free(key);
+		return NULL;
+	}
+	stx->gw = gw;
+	stx->key = key;
+	stx->req = req;
+	stx->state = GW_STX_TRYING;
+	stx->t0_us = gw_now_us();
+	snprintf(stx->tag, sizeof(stx->tag), "ig%llx",
+	    (unsigned long long)++gw->seq ^ gw->tagmask);
+	g_hash_table_insert(gw->stx, key, stx);
+	gw->m.txn_server++;
+	gw->m.msg_in++;
+	*is_new = 1;
+	return stx;
+}
+
+static void
+latency(struct gw *gw, uint64_t us)
+{
+	static const uint64_t lim[11] = { 250, 500, 1000, 2000, 5000, 10000,
+	    25000, 50000, 100000, 250000, 1000000 };
+	size_t i;
+
+	for (i = 0; i < 11 && us > lim[i]; i++)
+		;
+	gw->m.lat_bucket[i]++;
+	gw->m.lat_sum_us += us;
+}
+
+/* copy_header - the first header name of src into dst, if present */
+static void
+copy_header(struct gw_msg *dst, const struct gw_msg *src, const char *name)
+{
+	const char *v;
+
+	if (src != NULL && (v = gw_msg_header(src, name)) != NULL)
+		gw_msg_add_header(dst, name, v);
+}
+
+/* to_tag_of - the To tag of a response, or NULL */
+static const char *
+to_tag_of(const struct gw_msg *m)
+{
+	osip_generic_param_t *tag = NULL;
+
+	if (m == NULL || m->sip->to == NULL ||
+	    osip_to_get_tag(m->sip->to, &tag) != 0 || tag == NULL)
+		return NULL;
+	return tag->gvalue;
+}
+
+void
+gw_stx_respond(struct gw_stx *stx, int status, const char *reason,
+    const char *warning, const struct gw_msg *from_resp)
+{
+	struct gw *gw = stx->gw;
+	struct gw_msg *r = NULL;
+	const char *tag = to_tag_of(from_resp);
+	char buf[320];
+	uint64_t j;
+
+	if (stx->state == GW_STX_COMPLETED)
+		return;
+	if (gw_msg_response(stx->req, status, reason,
+	    status > 100 ? (tag != NULL ? tag : stx->tag) : NULL, &r) != 0) {
+		log_warn("cannot build a %d response", status);
+		return;
+	}
+	if (warning != NULL) {
+		snprintf(buf, sizeof(buf), "399 %s \"%s\"",
+		    gw->conf->via_host != NULL ? gw->conf->via_host :
+		    "imgate", warning);
+		gw_msg_add_header(r, "Warning", buf);
+	} else
+		copy_header(r, from_resp, "Warning");
+	if (status == 503) {
+		if (from_resp != NULL && gw_msg_header(from_resp,
+		    "Retry-After") != NULL)
+			copy_header(r, from_resp, "Retry-After");
+		else {
+			snprintf(buf, sizeof(buf), "%u", gw->conf->retry_after);
+			gw_msg_add_header(r, "Retry-After", buf);
+		}
+	}
+	if (status == 415 && from_resp == NULL)
+		gw_msg_add_header(r, "Accept", "multipart/mixed, "
+		    "application/pkcs7-mime, application/mikey");
+	free(stx->resp);
+	stx->resp = NULL;
+	if (gw_msg_serialize(r, &stx->resp, &stx->resp_len) != 0) {
+		gw_msg_free(r);
+		log_warn("cannot serialise a %d response", status);
+		return;
+	}
+	gw_msg_free(r);
+	send_to_upstream(gw, stx->req, stx->resp, stx->resp_len);
+	if (status < 200) {
+		stx->state = GW_STX_PROCEEDING;
+		return;
+	}
+	stx->state = GW_STX_COMPLETED;
+	if (status / 100 < 7)
+		gw->m.final[status / 100]++;
+	latency(gw, gw_now_us() - stx->t0_us);
+	/* Timer J: absorb retransmissions on UDP; none on streams */
+	j = stx->req->src.proto == GW_UDP ? 64u * gw->conf->t1_ms : 0;
+	{
+		struct timeval tv = { (time_t)(j / 1000),
+		    (suseconds_t)(j % 1000) * 1000 };
+		evtimer_add(stx->timer, &tv);
+	}
+}
+
+/* ---------------------------------------------------------------------- */
+/* Client transactions */
+
+static void
+ctxn_free(struct gw_ctxn *c)
+{
+	if (c == NULL)
+		return;
+	if (c->stx != NULL)
+		c->stx->client = NULL;
+	if (c->timer != NULL)
+		event_free(c->timer);
+	if (c->timer_f != NULL)
+		event_free(c->timer_f);
+	free(c->wire);
+	if (c->gw->m.txn_client > 0)
+		c->gw->m.txn_client--;
+	free(c);
+}
+
+static void
+ms_timer(struct event *ev, uint64_t ms)
+{
+	struct timeval tv = { (time_t)(ms / 1000),
+	    (suseconds_t)(ms % 1000) * 1000 };
+
+	evtimer_add(ev, &tv);
+}
+
+/* Timer E: retransmit over UDP */
+static void
+ctxn_timer_e(evutil_socket_t fd, short what, void *arg)
+{
+	struct gw_ctxn *c = arg;
+	struct gw *gw = c->gw;
+
+	(void)fd;
+	(void)what;
+	if (c->done)
+		return;
+	if (gw_tp_send(gw->tp, &c->dst, 0, c->wire, c->wire_len) != 0)
+		gw->m.tx_fail++;
+	if (c->proceeding)
+		c->interval_ms = gw->conf->t2_ms;
+	else if (c->interval_ms * 2 < gw->conf->t2_ms)
+		c->interval_ms *= 2;
+	else
+		c->interval_ms = gw->conf->t2_ms;
+	ms_timer(c->timer, c->interval_ms);
+}
+
+/* Timer F (no final answer: 408 to the sender) or K (linger over) */
+static void
+ctxn_timer_f(evutil_socket_t fd, short what, void *arg)
+{
+	struct gw_ctxn *c = arg;
+	struct gw *gw = c->gw;
+	char ps[80];
+
+	(void)fd;
+	(void)what;
+	g_hash_table_remove(gw->ctx, c->branch);
+	if (!c->done) {
+		gw->m.txn_timeouts++;
+		log_info("message timeout next_hop=%s: no final answer in "
+		    "%u ms, 408 to the sender",
+		    gw_peer_str(&c->dst, ps, sizeof(ps)), 64 * gw->conf->t1_ms);
+		if (c->stx != NULL) {
+			c->stx->client = NULL;
+			gw_stx_respond(c->stx, 408, NULL,
+			    "no answer from the next hop", NULL);
+		}
+	}
+	c->stx = NULL;
+	ctxn_free(c);
+}
+
+int
+gw_ctxn_start(struct gw_stx *stx, struct gw_msg *req)
+{
+	struct gw *gw = stx->gw;
+	struct gw_ctxn *c;
+	const char *host;
+	uint8_t rnd[6];
+	int port;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return -1;
+	c->gw = gw;
+	c->dst = stx->next;
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		memset(rnd, 0, sizeof(rnd));
+	snprintf(c->branch, sizeof(c->branch),
+	    GW_BRANCH_MSG "%llx.%02x%02x%02x%02x%02x%02x",
+	    (unsigned long long)++gw->seq, rnd[0], rnd[1], rnd[2], rnd[3],
+	    rnd[4], rnd[5]);
+	if (gw_tp_local(gw->tp, c->dst.proto, c->dst.ss.ss_family, &host,
+	    &port) != 0) {
+		log_info("no %s listener for the next hop's address family",
+		    gw_proto_name(c->dst.proto));
+		free(c);
+		return -1;
+	}
+	if (gw->conf->via_host != NULL)
+		host = gw->conf->via_host;
+	if (gw_via_push(req, c->dst.proto, host, port, c->branch) != 0 ||
+	    gw_msg_serialize(req, &c->wire, &c->wire_len) != 0 ||
+	    (c->timer = evtimer_new(gw->base, ctxn_timer_e, c)) == NULL ||
+	    (c->timer_f = evtimer_new(gw->base, ctxn_timer_f, c)) == NULL) {
+		ctxn_free(c);
+		return -1;
+	}
+	gw->m.txn_client++;
+	if (gw_tp_send(gw->tp, &c->dst, 0, c->wire, c->wire_len) != 0) {
+		gw->m.tx_fail++;
+		ctxn_free(c);
+		return -1;
+	}
+	c->stx = stx;
+	stx->client = c;
+	g_hash_table_insert(gw->ctx, c->branch, c);
+	if (c->dst.proto == GW_UDP) {
+		c->interval_ms = gw->conf->t1_ms;
+		ms_timer(c->timer, c->interval_ms);
+	}
+	ms_timer(c->timer_f, 64u * gw->conf->t1_ms);
+	return 0;
+}
+
+void
+gw_ctxn_on_response(struct gw *gw, struct gw_msg *resp)
+{
+	const char *br = gw_via_branch(resp);
+	struct gw_ctxn *c;
+	struct gw_stx *stx;
+	int status = gw_msg_status(resp);
+
+	if (br == NULL || (c = g_hash_table_lookup(gw->ctx, br)) == NULL) {
+		log_debug("response %d for no transaction of ours: dropped",
+		    status);
+		return;
+	}
+	if (c->done)
+		return;			/* Timer K: absorbed */
+	if (status < 200) {
+		c->proceeding = 1;
+		return;
+	}
+	c->done = 1;
+	evtimer_del(c->timer);
+	evtimer_del(c->timer_f);
+	if ((stx = c->stx) != NULL) {
+		stx->client = NULL;
+		c->stx = NULL;
+		gw_stx_respond(stx, status, resp->sip->reason_phrase, NULL,
+		    resp);
+	}
+	/* Timer K: T4 on UDP, at once on streams */
+	ms_timer(c->timer_f, c->dst.proto == GW_UDP ? gw->conf->t4_ms : 0);
+}
+
+/* ---------------------------------------------------------------------- */
+
+void
+gw_send_stateless(struct gw *gw, const struct gw_msg *req, int status,
+    const char *warning)
+{
+	struct gw_msg *r = NULL;
+	char buf[320], tag[24], *out = NULL;
+	size_t len;
+
+	snprintf(tag, sizeof(tag), "ig%llx",
+	    (unsigned long long)++gw->seq ^ gw->tagmask);
+	if (gw_msg_response(req, status, NULL, tag, &r) != 0)
+		return;
+	if (warning != NULL) {
+		snprintf(buf, sizeof(buf), "399 %s \"%s\"",
+		    gw->conf->via_host != NULL ? gw->conf->via_host :
+		    "imgate", warning);
+		gw_msg_add_header(r, "Warning", buf);
+	}
+	if (status == 503) {
+		snprintf(buf, sizeof(buf), "%u", gw->conf->retry_after);
+		gw_msg_add_header(r, "Retry-After", buf);
+	}
+	if (gw_msg_serialize(r, &out, &len) == 0)
+		send_to_upstream(gw, req, out, len);
+	if (status >= 200 && status / 100 < 7 &&
+	    strcmp(gw_msg_method(req), "MESSAGE") == 0)
+		gw->m.final[status / 100]++;
+	free(out);
+	gw_msg_free(r);
+}
