@@ -90,13 +90,14 @@ gw_proto_name(enum gw_proto p)
 const char *
 gw_reject_name(enum gw_reject r)
 {
+	/* metric labels (gw_admin.c): lower case, stable */
 	static const char *const names[GW_REJ_N] = {
 		"malformed", "too_big", "type", "undecipherable", "replay",
 		"expired", "not_authorised", "policy", "kms", "loop",
 		"internal", "unprotected", "no_route",
 	};
 
-	if ((int)r < 0 || r >= GW_REJ_N)
+	if ((int)r < 0 || r >= GW_REJ_N || names[r] == NULL)
 		return "unknown";
 	return names[r];
 }
@@ -985,6 +986,12 @@ reparse_ok(osip_message_t *sip)
 	return ok;
 }
 
+/*
+ * gw_msg_parse - reasons: "syntax", "version", "too big", "no Via",
+ *	"bad Via", "no From", "bad From", "no To", "bad To", "no Call-ID",
+ *	"no CSeq", "bad CSeq", "CSeq method", "bad Max-Forwards",
+ *	"bad Route", "bad Record-Route", "out of memory"
+ */
 int
 gw_msg_parse(const char *head, size_t head_len, const uint8_t *body,
     size_t body_len, struct gw_msg **out, const char **why)

@@ -122,13 +122,18 @@ char *gw_msg_ruri_aor(const struct gw_msg *m);
 int gw_msg_response(const struct gw_msg *req, int status, const char *reason,
     const char *to_tag, struct gw_msg **out);
 
-/* gw_msg_add_header - append a header (name, value copied) */
+/* gw_msg_add_header - append a header (name, value copied); -1 for a
+ *	value with CR or LF, for Content-Length, Content-Type (see
+ *	gw_msg_set_body), From, To, Call-ID, CSeq, and for a typed header
+ *	(Via, Route, Accept...) libosip2 cannot parse */
 int gw_msg_add_header(struct gw_msg *m, const char *name, const char *value);
 /* gw_msg_del_header - remove every header of that name (generic headers:
  *	case-insensitive; also P-Asserted-Identity) */
 void gw_msg_del_header(struct gw_msg *m, const char *name);
-/* gw_msg_header - the value of the first header of that name, or NULL
- *	(not copied) */
+/* gw_msg_header - the value of the first header of that name (or its
+ *	compact form), or NULL (not copied); untyped headers only: those
+ *	libosip2 keeps parsed (Via, Route, Contact, Accept, Allow, From...)
+ *	are not found here */
 const char *gw_msg_header(const struct gw_msg *m, const char *name);
 
 /*

@@ -219,7 +219,7 @@ kms_per_msg() {
 	for _g in "$@"; do
 		_k=$((_k + $(gw_metric "$_g" imgate_gw_kms_exchanges_total 'exchange="request"') +
 		    $(gw_metric "$_g" imgate_gw_kms_exchanges_total 'exchange="resolve"')))
-		_w=$((_w + $(kms_metric "$KT/$_g.metrics" imgate_gw_wrapped_total)))
+		_w=$((_w + $(kms_metric "$KT/$_g.metrics" imgate_gw_messages_forwarded_total 'action="wrapped"')))
 	done
 	awk -v k="$_k" -v w="$_w" 'BEGIN { if (w) printf "%d KMS calls / %d messages = %.6f\n", k, w, k / w; else print "no messages wrapped" }'
 }
