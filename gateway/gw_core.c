@@ -270,6 +270,12 @@ relay_response(struct gw *gw, struct gw_msg *m)
 	char ps[80], *out = NULL;
 	size_t len;
 
+	if (!gw_msg_roundtrip_ok(m)) {
+		gw->m.rx_bad++;
+		log_info("relayed response %d does not survive libosip2's "
+		    "writer: dropped", gw_msg_status(m));
+		return;
+	}
 	if ((dash = strrchr(br, '-')) != NULL)
 		conn = strtoull(dash + 1, NULL, 16);
 	if (gw_via_pop(m) != 0 || gw_via_count(m) == 0 ||

@@ -79,6 +79,13 @@ int gw_msg_parse(const char *head, size_t head_len, const uint8_t *body,
     size_t body_len, struct gw_msg **out, const char **why);
 void gw_msg_free(struct gw_msg *m);
 
+/*
+ * gw_msg_roundtrip_ok - 1 if libosip2's text of m parses back (its parser
+ *	and writer are not inverses: gw_sip.c, reparse_ok).  gw_msg_parse
+ *	checks requests itself; call this before relaying a response.
+ */
+int gw_msg_roundtrip_ok(struct gw_msg *m);
+
 /* gw_sip_init - parser_init() and trace routing; once, in main */
 void gw_sip_init(void);
 

@@ -226,26 +226,28 @@ check "B resolved the ticket once" \
     "$(gw_metric gwb imgate_gw_kms_exchanges_total 'exchange="resolve"')" 1
 
 # ---- protected MESSAGEs that B has never seen, made by A2
-printf 'SEQUENTIAL\n%s\n%s\n%s\n' \
+printf 'SEQUENTIAL\n%s\n%s\n%s\n%s\n' \
     "alice@a.example;bob@b.example;replay me $MARKER" \
     "alice@a.example;bob@b.example;tamper with me $MARKER" \
-    "alice@a.example;carol@b.example;for carol only $MARKER" >"$KT/a2.csv"
+    "alice@a.example;carol@b.example;for carol only $MARKER" \
+    "alice@a.example;bob@b.example;forged From $MARKER" >"$KT/a2.csv"
 SIPP_RATE=5 sipp_uac a2 "127.0.0.1:$gw_sip_gwa2" "$KT/a2.csv"
-gw_sink_wait sink 3 10
-check "A2 wraps 3 MESSAGEs into the sink (sipp exit 0)" \
-    "$sipp_rc $(ls "$KT"/sink.*.sip 2>/dev/null | wc -l)" "0 3"
-rb="" tb="" cb=""
+gw_sink_wait sink 4 10
+check "A2 wraps 4 MESSAGEs into the sink (sipp exit 0)" \
+    "$sipp_rc $(ls "$KT"/sink.*.sip 2>/dev/null | wc -l)" "0 4"
+rb="" tb="" cb="" fb=""
 for f in "$KT"/sink.*.sip; do
 	[ -f "$f" ] || continue
 	case $(head -1 "$f") in
 	"MESSAGE sip:carol@b.example "*) cb=$f ;;
 	"MESSAGE sip:bob@b.example "*)
-		if [ -z "$rb" ]; then rb=$f; else tb=$f; fi ;;
+		if [ -z "$rb" ]; then rb=$f; elif [ -z "$tb" ]; then tb=$f
+		else fb=$f; fi ;;
 	esac
 done
-[ -n "$rb" ] && [ -n "$tb" ] && [ -n "$cb" ] ||
-    bail "the sink did not get two MESSAGEs for bob and one for carol"
-if grep -aq "$MARKER" "$rb" "$tb" "$cb"; then
+[ -n "$rb" ] && [ -n "$tb" ] && [ -n "$cb" ] && [ -n "$fb" ] ||
+    bail "the sink did not get three MESSAGEs for bob and one for carol"
+if grep -aq "$MARKER" "$rb" "$tb" "$cb" "$fb"; then
 	not_ok "A2's output holds no plaintext"
 else
 	ok "A2's output holds no plaintext"
@@ -294,8 +296,29 @@ still_up "after the not-authorised ticket"
 check "bob's UAS got no other MESSAGE" "$(sipp_rx_count bob)" \
     "$((nb + 1))"
 
-check "B: unwrapped $((NMSG + 1))" \
-    "$(gw_metric gwb imgate_gw_messages_forwarded_total 'action="unwrapped"')" "$((NMSG + 1))"
+# a SIP From that is not the verified sender: delivered, but shown as the
+# verified one (P-Asserted-Identity and the From display name)
+sip_split "$fb" "$KT/f.head" "$KT/f.body" || bail "sip_split"
+sed -e 's/^From: *<sip:alice@a\.example>/From: <sip:mallory@a.example>/' \
+    "$KT/f.head" >"$KT/f2.head"
+grep -q '^From: <sip:mallory@a.example>' "$KT/f2.head" || bail "From edit"
+sipp_raw f1 "127.0.0.1:$gw_sip_gwb" "$KT/f2.head" "$KT/f.body"
+check "SIP From mallory, ticket and CPIM alice: delivered, 200" \
+    "$sipp_status" 200
+gw_wait_cond 3 test "$(sipp_rx_count bob)" -gt "$((nb + 1))"
+sipp_rx bob $((nb + 2))
+check "... P-Asserted-Identity is the verified alice" \
+    "$(sip_hdr "$KT/bob.rx.head" P-Asserted-Identity)" "<$ALICE>"
+check "... From shows alice as display name, mallory's URI kept" \
+    "$(sip_hdr "$KT/bob.rx.head" From | sed 's/;tag=.*//')" \
+    "\"$ALICE\" <sip:mallory@a.example>"
+grep -q "identity differs: SIP From sip:mallory@a.example, verified sender $ALICE" \
+    "$KT/gwb.log"
+check "... and B logged the mismatch" "$?" 0
+nb=$((nb + 1))
+
+check "B: unwrapped $((NMSG + 2))" \
+    "$(gw_metric gwb imgate_gw_messages_forwarded_total 'action="unwrapped"')" "$((NMSG + 2))"
 check "B: rejected replay 1" \
     "$(gw_metric gwb imgate_gw_rejected_total 'reason="replay"')" 1
 check "B: rejected undecipherable 1 (CMS) + the MAC flip if 493" \
@@ -303,9 +326,9 @@ check "B: rejected undecipherable 1 (CMS) + the MAC flip if 493" \
     "$(if [ "$(sipp_status "$KT/t1.msg")" = 493 ]; then echo 2; else echo 1; fi)"
 check "B: rejected not_authorised 1" \
     "$(gw_metric gwb imgate_gw_rejected_total 'reason="not_authorised"')" 1
-check "A2: wrapped 3, KMS requests 2 (bob, carol)" \
+check "A2: wrapped 4, KMS requests 2 (bob, carol)" \
     "$(gw_metric gwa2 imgate_gw_messages_forwarded_total 'action="wrapped"') $(gw_metric gwa2 imgate_gw_kms_exchanges_total 'exchange="request"')" \
-    "3 2"
+    "4 2"
 grep '^imgate_gw_' "$KT/gwb.metrics" | sed 's/^/# B: /'
 
 # ---- the KMS is down
