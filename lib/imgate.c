@@ -1704,6 +1704,83 @@ steal(char **p)
 	return s;
 }
 
+/*
+ * parse_protected - the checks of a protected body that need no key
+ *	(unwrap steps 1 and 2): size, the two parts, the TRANSFER_INIT's
+ *	structure, ticket policy, validity and profile.  x points into body.
+ */
+static int
+parse_protected(struct imgate_ctx *ctx, const char *content_type,
+    const uint8_t *body, size_t len, struct smime_mp_body *mp,
+    struct mikey_r_transfer *x, size_t *tek_len, uint8_t *cs_id)
+{
+	struct mikey_diag diag;
+	char buf[160];
+	int rc;
+
+	if (len > ctx->o.max_body + 2 * SMIME_OVERHEAD) {
+		detail(ctx, 0, "unwrap: body of %zu bytes", len);
+		return IMGATE_ERR_TOO_BIG;
+	}
+	if ((rc = smime_multipart_parse(content_type, body, len,
+	    ctx->o.max_body + 2 * SMIME_OVERHEAD, mp)) != 0) {
+		detail(ctx, rc, "smime: multipart: %s", smime_strerror(rc));
+		return map_smime(rc);
+	}
+	memset(&diag, 0, sizeof(diag));
+	if ((rc = mikey_r_transfer_parse(&ctx->env, mp->mikey.body,
+	    mp->mikey.len, x, &diag)) != 0) {
+		if (diag.err != 0) {
+			mikey_diag_format(&diag, buf, sizeof(buf));
+			detail(ctx, rc, "mikey: TRANSFER_INIT: %s", buf);
+		} else
+			detail(ctx, rc, "mikey: TRANSFER_INIT: %s",
+			    mikey_strerror(rc));
+		return map_mikey(rc);
+	}
+	return check_profile(ctx, x, tek_len, cs_id);
+}
+
+/* id_copy - an identity into a fixed buffer, "" if absent or too long */
+static void
+id_copy(const struct mikey_id *id, char *out, size_t cap)
+{
+	out[0] = '\0';
+	if (id->data.len > 0 && id->data.len < cap) {
+		memcpy(out, id->data.p, id->data.len);
+		out[id->data.len] = '\0';
+	}
+}
+
+int
+imgate_inspect(struct imgate_ctx *ctx, const char *content_type,
+    const uint8_t *body, size_t len, struct imgate_info *out)
+{
+	struct smime_mp_body mp;
+	struct mikey_r_transfer x;
+	size_t tek_len;
+	uint8_t cs_id;
+	int rc;
+
+	if (ctx == NULL)
+		return IMGATE_ERR_INVAL;
+	clear_detail(ctx);
+	if (content_type == NULL || body == NULL || out == NULL) {
+		detail(ctx, 0, "inspect: invalid argument");
+		return IMGATE_ERR_INVAL;
+	}
+	if ((rc = parse_protected(ctx, content_type, body, len, &mp, &x,
+	    &tek_len, &cs_id)) != 0)
+		return rc;
+	memset(out, 0, sizeof(*out));
+	id_copy(&x.idi, out->sender, sizeof(out->sender));
+	id_copy(&x.idr, out->addressed_to, sizeof(out->addressed_to));
+	out->mikey_t = x.t;
+	out->sent = ntp_s(x.t);
+	out->ticket_end = ntp_s(x.pol.end);
+	return 0;
+}
+
 int
 imgate_unwrap(struct imgate_ctx *ctx, const char *sip_from,
     const char *content_type, const uint8_t *body, size_t len,
@@ -1715,9 +1792,8 @@ imgate_unwrap(struct imgate_ctx *ctx, const char *sip_from,
 	struct smime_msg *msg = NULL;
 	struct imgate_result *r = NULL;
 	struct imgate_kent *e;
-	struct mikey_diag diag;
 	uint8_t tdg[32], rdg[MIKEY_RC_DIGEST];
-	char *sender = NULL, buf[160];
+	char *sender = NULL;
 	const uint8_t *tp;
 	int64_t now;
 	size_t i;
@@ -1732,33 +1808,10 @@ imgate_unwrap(struct imgate_ctx *ctx, const char *sip_from,
 		detail(ctx, 0, "unwrap: invalid argument");
 		return IMGATE_ERR_INVAL;
 	}
-	if (len > ctx->o.max_body + 2 * SMIME_OVERHEAD) {
-		detail(ctx, 0, "unwrap: body of %zu bytes", len);
-		return IMGATE_ERR_TOO_BIG;
-	}
-
-	/* 1. the two parts */
-	if ((rc = smime_multipart_parse(content_type, body, len,
-	    ctx->o.max_body + 2 * SMIME_OVERHEAD, &mp)) != 0) {
-		detail(ctx, rc, "smime: multipart: %s", smime_strerror(rc));
-		return map_smime(rc);
-	}
+	/* 1. the two parts; 2. the TRANSFER_INIT, before any key */
 	s = &ctx->us;		/* large; only its TEK is secret */
-
-	/* 2. the TRANSFER_INIT, before any key */
-	memset(&diag, 0, sizeof(diag));
-	if ((rc = mikey_r_transfer_parse(&ctx->env, mp.mikey.body,
-	    mp.mikey.len, &s->x, &diag)) != 0) {
-		if (diag.err != 0) {
-			mikey_diag_format(&diag, buf, sizeof(buf));
-			detail(ctx, rc, "mikey: TRANSFER_INIT: %s", buf);
-		} else
-			detail(ctx, rc, "mikey: TRANSFER_INIT: %s",
-			    mikey_strerror(rc));
-		rc = map_mikey(rc);
-		goto out;
-	}
-	if ((rc = check_profile(ctx, &s->x, &s->tek_len, &cs_id)) != 0)
+	if ((rc = parse_protected(ctx, content_type, body, len, &mp, &s->x,
+	    &s->tek_len, &cs_id)) != 0)
 		goto out;
 
 	/* 3. the ticket's keys: cached, or resolved at the KMS */

@@ -519,6 +519,35 @@ IMGATE_WUR int imgate_unwrap(struct imgate_ctx *ctx, const char *sip_from,
     const char *content_type, const uint8_t *body, size_t len,
     struct imgate_result **out);
 
+/*
+ * What imgate_inspect() reads from a protected body without any key: for
+ * a store-and-forward element that must order, expire and account for
+ * messages it keeps before they can be opened (design.md section 3,
+ * deferred delivery).  Nothing here is verified yet: the MAC (V) is
+ * checked only when the message is unwrapped.
+ */
+struct imgate_info {
+	char		 sender[IMGATE_MAX_URI + 1];	/* IDRi, "" if absent */
+	char		 addressed_to[IMGATE_MAX_URI + 1];	/* IDRr, "" if
+							 * absent */
+	uint64_t	 mikey_t;	/* T of the TRANSFER_INIT, NTP-UTC:
+					 * the delivery order */
+	int64_t		 sent;		/* the same as Unix seconds */
+	int64_t		 ticket_end;	/* Unix seconds, 0 if unlimited: the
+					 * message cannot be opened after */
+};
+
+/*
+ * imgate_inspect - the checks of imgate_unwrap() that need no key (size,
+ *	the two parts, the TRANSFER_INIT's structure, its ticket policy and
+ *	validity now) and what they found into *out.  Makes no KMS call and
+ *	does not touch the replay cache.  The same errors as imgate_unwrap()
+ *	for those checks (MALFORMED, CONTENT_TYPE, TOO_BIG, EXPIRED, POLICY,
+ *	TIMESTAMP).
+ */
+IMGATE_WUR int imgate_inspect(struct imgate_ctx *ctx, const char *content_type,
+    const uint8_t *body, size_t len, struct imgate_info *out);
+
 /* imgate_result_free - wipe and free a result; NULL is a no-op */
 void imgate_result_free(struct imgate_result *r);
 

@@ -397,6 +397,20 @@ test_round_trip(enum imgate_suite suite, const char *name)
 	is_int(rc, 0, "%s: alice wraps for bob", name);
 	ok(rc == 0 && strncmp(m.ct, "multipart/mixed; boundary=", 26) == 0,
 	    "%s: the body is multipart/mixed", name);
+	if (rc == 0) {
+		struct imgate_info in;
+		int rc2;
+
+		rc2 = imgate_inspect(b.ctx, m.ct, m.body, m.len, &in);
+		ok(rc2 == 0 && strcmp(in.sender, ALICE) == 0 &&
+		    strcmp(in.addressed_to, BOB) == 0 && in.sent == clk_ns /
+		    SEC && in.mikey_t != 0 && in.ticket_end > in.sent &&
+		    b.t.calls == 0, "%s: inspect before any key: IDRi, IDRr, "
+		    "T, ticket end, no KMS call", name);
+		rc2 = imgate_inspect(b.ctx, m.ct, m.body, 20, &in);
+		ok(rc2 != 0 && rc2 != IMGATE_ERR_PENDING, "%s: inspect of a "
+		    "cut body fails (%s)", name, imgate_strerror(rc2));
+	}
 	rc = rc ? rc : imgate_unwrap(b.ctx, ALICE, m.ct, m.body, m.len, &r);
 	is_int(rc, 0, "%s: bob unwraps (%s)", name,
 	    imgate_last_detail(b.ctx));
