@@ -896,6 +896,10 @@ static const char *const sip_keys[] = {
 	"t1_ms", "t2_ms", "t4_ms", "kms_timeout", "retry_after", "tcp_idle",
 	"max_txn", NULL
 };
+static const char *const store_keys[] = {
+	"enabled", "db", "require_registration", "max_age", "max_per_rcpt",
+	"max_total", "retry_min", "retry_max", "report", NULL
+};
 
 /*
  * check_kms_url - http://host[:port][/path] or https://...: a host, a
@@ -1215,12 +1219,46 @@ conf_sip(struct ld *l, struct gw_conf *c)
 	return 0;
 }
 
+/* conf_store - the [store] group (deferred delivery) */
+static int
+conf_store(struct ld *l, struct gw_conf *c)
+{
+	char *def;
+	int rc;
+
+	l->group = "store";
+	if (check_keys(l, store_keys) != 0)
+		return -1;
+	if ((def = g_strdup_printf("%s/queue.db", c->state_dir)) == NULL)
+		return fail(l, NULL, "out of memory");
+	rc = get_path(l, "db", def, &c->store_db);
+	g_free(def);
+	if (rc != 0 ||
+	    get_bool(l, "enabled", 1, &c->store) != 0 ||
+	    get_bool(l, "require_registration", 0,
+	    &c->require_registration) != 0 ||
+	    get_u32(l, "max_age", 2592000, 10, 400u * 86400,
+	    &c->max_age) != 0 ||
+	    get_size(l, "max_per_rcpt", 1000, 1, 100000000,
+	    &c->max_per_rcpt) != 0 ||
+	    get_size(l, "max_total", 1000000, 1, 1000000000,
+	    &c->max_total) != 0 ||
+	    get_u32(l, "retry_min", 5, 1, 86400, &c->retry_min) != 0 ||
+	    get_u32(l, "retry_max", 600, 1, 86400, &c->retry_max) != 0 ||
+	    get_bool(l, "report", 1, &c->report) != 0)
+		return -1;
+	if (c->retry_min > c->retry_max)
+		return fail(l, "retry_min", "%u is greater than retry_max (%u)",
+		    c->retry_min, c->retry_max);
+	return 0;
+}
+
 /* check_groups - every group of the file is one we know */
 static int
 check_groups(struct ld *l)
 {
 	static const char *const known[] = { "gateway", "listen", "admin",
-		"route", "sip", NULL };
+		"route", "sip", "store", NULL };
 	gchar **groups;
 	size_t i, j;
 	int rc = 0;
@@ -1233,7 +1271,8 @@ check_groups(struct ld *l)
 		if (known[j] == NULL) {
 			l->group = groups[i];
 			rc = fail(l, NULL, "unknown section (a typo?); want "
-			    "[gateway], [listen], [admin], [route] or [sip]");
+			    "[gateway], [listen], [admin], [route], [sip] or "
+			    "[store]");
 			l->group = NULL;
 		}
 	}
@@ -1298,7 +1337,8 @@ gw_conf_load(const char *path, struct gw_conf **out, char *err,
 	}
 	if (check_groups(&l) != 0 || conf_gateway(&l, c) != 0 ||
 	    conf_listen(&l, c) != 0 || conf_admin(&l, c) != 0 ||
-	    conf_route(&l, c) != 0 || conf_sip(&l, c) != 0)
+	    conf_route(&l, c) != 0 || conf_sip(&l, c) != 0 ||
+	    conf_store(&l, c) != 0)
 		goto done;
 	*out = c;
 	c = NULL;
@@ -1334,6 +1374,7 @@ gw_conf_free(struct gw_conf *c)
 	free(c->kms_id);
 	free(c->kms_ca_file);
 	free(c->state_dir);
+	free(c->store_db);
 	free(c->sign_cert);
 	free(c->sign_key);
 	free(c->trust_ca);

@@ -85,6 +85,20 @@ struct gw_conf {
 	uint32_t	 tcp_idle;	/* s, an idle connection is closed: 300 */
 	size_t		 max_txn;	/* MESSAGE transactions at once: 65536
 					 * (more: 503) */
+	/* [store] deferred delivery (design.md 3) */
+	int		 store;		/* enabled: 1 */
+	char		*store_db;	/* default STATE_DIR/queue.db */
+	int		 require_registration;	/* 1: a local user with no
+					 * registration seen is offline (store
+					 * at once); 0 (default): only a 404,
+					 * 408 or 480 from inside says so */
+	uint32_t	 max_age;	/* s a message may wait: 30 days */
+	size_t		 max_per_rcpt;	/* stored messages per user: 1000 */
+	size_t		 max_total;	/* in all: 1000000 */
+	uint32_t	 retry_min;	/* s, first delivery retry: 5 */
+	uint32_t	 retry_max;	/* s, longest back-off: 600 */
+	int		 report;	/* 1: report expiry/failure to the
+					 * sender with a MESSAGE (default) */
 };
 
 /*

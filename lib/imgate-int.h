@@ -133,6 +133,15 @@ struct imgate_ctx {
 	struct imgate_wrap_scratch ws;
 	struct imgate_unwrap_scratch us;
 
+	/* messages opened by imgate_unwrap_hold, not yet released */
+	struct imgate_hold {
+		uint8_t	 dg[MIKEY_RC_DIGEST];
+		uint64_t t;
+		uint64_t id;
+	}		*holds;
+	size_t		 nholds, cap_holds;
+	uint64_t	 next_hold;
+
 	char		 detail[256];
 	int		 cause;
 	int		 ext_detail;	/* detail set by imgate_set_detail

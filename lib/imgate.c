@@ -605,6 +605,7 @@ imgate_ctx_free(struct imgate_ctx *ctx)
 	free(ctx->tickets);
 	free(ctx->keys);
 	mikey_rcache_free(ctx->rc);
+	free(ctx->holds);
 	imgate_http_cleanup(ctx);
 	X509_free(ctx->cert);
 	EVP_PKEY_free(ctx->pkey);
@@ -1781,11 +1782,96 @@ imgate_inspect(struct imgate_ctx *ctx, const char *content_type,
 	return 0;
 }
 
+#define IMGATE_MAX_HOLDS	65536
+
+/* hold_find - the index of a held digest, or -1 */
+static ssize_t
+hold_find(const struct imgate_ctx *ctx, const uint8_t *dg)
+{
+	size_t i;
+
+	for (i = 0; i < ctx->nholds; i++)
+		if (memcmp(ctx->holds[i].dg, dg, MIKEY_RC_DIGEST) == 0)
+			return (ssize_t)i;
+	return -1;
+}
+
+/* hold_add - hold (dg, t); its id, 0 if full or out of memory */
+static uint64_t
+hold_add(struct imgate_ctx *ctx, const uint8_t *dg, uint64_t t)
+{
+	struct imgate_hold *n;
+	size_t cap;
+
+	if (ctx->nholds == ctx->cap_holds) {
+		if (ctx->cap_holds >= IMGATE_MAX_HOLDS)
+			return 0;
+		cap = ctx->cap_holds ? ctx->cap_holds * 2 : 16;
+		if ((n = realloc(ctx->holds, cap * sizeof(*n))) == NULL)
+			return 0;
+		ctx->holds = n;
+		ctx->cap_holds = cap;
+	}
+	memcpy(ctx->holds[ctx->nholds].dg, dg, MIKEY_RC_DIGEST);
+	ctx->holds[ctx->nholds].t = t;
+	ctx->holds[ctx->nholds].id = ++ctx->next_hold;
+	return ctx->holds[ctx->nholds++].id;
+}
+
+int
+imgate_unwrap_release(struct imgate_ctx *ctx, struct imgate_result *r,
+    int delivered)
+{
+	struct imgate_hold h;
+	size_t i;
+	int rc;
+
+	if (ctx == NULL || r == NULL || r->hold_id == 0)
+		return IMGATE_ERR_INVAL;
+	clear_detail(ctx);
+	for (i = 0; i < ctx->nholds && ctx->holds[i].id != r->hold_id; i++)
+		;
+	if (i == ctx->nholds) {
+		detail(ctx, 0, "release: no such hold");
+		return IMGATE_ERR_INVAL;
+	}
+	h = ctx->holds[i];
+	ctx->holds[i] = ctx->holds[--ctx->nholds];
+	r->hold_id = 0;
+	if (!delivered)
+		return 0;
+	if ((rc = mikey_rcache_insert(ctx->rc, h.dg, h.t)) != 0) {
+		detail(ctx, rc, "replay cache: %s", mikey_strerror(rc));
+		return map_mikey(rc);
+	}
+	return 0;
+}
+
+static int unwrap_common(struct imgate_ctx *, const char *, const char *,
+    const uint8_t *, size_t, int, struct imgate_result **);
+
 int
 imgate_unwrap(struct imgate_ctx *ctx, const char *sip_from,
     const char *content_type, const uint8_t *body, size_t len,
     struct imgate_result **out)
 {
+	return unwrap_common(ctx, sip_from, content_type, body, len, 0, out);
+}
+
+int
+imgate_unwrap_hold(struct imgate_ctx *ctx, const char *sip_from,
+    const char *content_type, const uint8_t *body, size_t len,
+    struct imgate_result **out)
+{
+	return unwrap_common(ctx, sip_from, content_type, body, len, 1, out);
+}
+
+static int
+unwrap_common(struct imgate_ctx *ctx, const char *sip_from,
+    const char *content_type, const uint8_t *body, size_t len, int hold,
+    struct imgate_result **out)
+{
+	uint64_t hold_id = 0;
 	struct imgate_unwrap_scratch *s;
 	struct smime_mp_body mp;
 	struct smime_verify_opts vo;
@@ -1842,6 +1928,12 @@ imgate_unwrap(struct imgate_ctx *ctx, const char *sip_from,
 		rc = map_mikey(rc);
 		goto out;
 	}
+	if (hold_find(ctx, rdg) >= 0) {
+		detail(ctx, 0, "replay cache: the same message is being "
+		    "delivered");
+		rc = IMGATE_ERR_REPLAY;
+		goto out;
+	}
 
 	/* 5. the envelope, with the TEK of this message as KEK */
 	if ((rc = mikey_r_transfer_tek(&s->x, &e->keys, NULL, cs_id, s->tek,
@@ -1879,14 +1971,21 @@ imgate_unwrap(struct imgate_ctx *ctx, const char *sip_from,
 		goto out;
 	}
 
-	/* 6. accepted: into the replay cache, then the result */
-	if ((rc = mikey_rcache_insert(ctx->rc, rdg, s->x.t)) != 0) {
-		detail(ctx, rc, "replay cache: %s", mikey_strerror(rc));
-		rc = map_mikey(rc);
-		goto out;
-	}
+	/* 6. accepted: into the replay cache (or held), then the result */
 	if ((r = calloc(1, sizeof(*r))) == NULL) {
 		rc = IMGATE_ERR_NOMEM;
+		goto out;
+	}
+	if (hold) {
+		if ((hold_id = hold_add(ctx, rdg, s->x.t)) == 0) {
+			detail(ctx, 0, "unwrap: %d messages held already",
+			    IMGATE_MAX_HOLDS);
+			rc = IMGATE_ERR_INTERNAL;
+			goto out;
+		}
+	} else if ((rc = mikey_rcache_insert(ctx->rc, rdg, s->x.t)) != 0) {
+		detail(ctx, rc, "replay cache: %s", mikey_strerror(rc));
+		rc = map_mikey(rc);
 		goto out;
 	}
 	r->content_type = steal(&msg->content_type);
@@ -1918,10 +2017,21 @@ imgate_unwrap(struct imgate_ctx *ctx, const char *sip_from,
 		rc = IMGATE_ERR_INTERNAL;
 		goto out;
 	}
+	r->hold_id = hold_id;
+	hold_id = 0;
 	*out = r;
 	r = NULL;
 	rc = 0;
 out:
+	if (hold_id != 0) {	/* failed after holding: let it go */
+		size_t k;
+
+		for (k = 0; k < ctx->nholds; k++)
+			if (ctx->holds[k].id == hold_id) {
+				ctx->holds[k] = ctx->holds[--ctx->nholds];
+				break;
+			}
+	}
 	imgate_result_free(r);
 	smime_msg_free(msg);
 	free(sender);

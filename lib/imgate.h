@@ -502,6 +502,8 @@ struct imgate_result {
 					 * first unwrap given again after
 					 * IMGATE_ERR_PENDING), 0 if the key
 					 * was cached */
+	uint64_t	 hold_id;	/* imgate_unwrap_hold(): the hold to
+					 * release; 0 otherwise */
 };
 
 /*
@@ -518,6 +520,28 @@ struct imgate_result {
 IMGATE_WUR int imgate_unwrap(struct imgate_ctx *ctx, const char *sip_from,
     const char *content_type, const uint8_t *body, size_t len,
     struct imgate_result **out);
+
+/*
+ * imgate_unwrap_hold - imgate_unwrap() for a relay that delivers the
+ *	opened message onwards and learns only later whether it arrived
+ *	(a gateway: design.md section 3, deferred delivery).  Every check is
+ *	the same, but the message is not yet put into the replay cache: it
+ *	is held (result->hold_id), and while it is held the same message
+ *	fails with IMGATE_ERR_REPLAY.  Then imgate_unwrap_release():
+ *	delivered non-zero puts it into the replay cache (accepted for
+ *	good); 0 lets it go, so the same protected message can be opened
+ *	again later (it was stored for a recipient who was offline).  At
+ *	most 65536 messages are held at once (beyond: IMGATE_ERR_INTERNAL).
+ *	Holds are not in imgate_ctx_save_replay() images.
+ */
+IMGATE_WUR int imgate_unwrap_hold(struct imgate_ctx *ctx,
+    const char *sip_from, const char *content_type, const uint8_t *body,
+    size_t len, struct imgate_result **out);
+
+/* imgate_unwrap_release - end the hold of r (see above); r stays valid.
+ *	IMGATE_ERR_INVAL if r holds nothing (or was released before). */
+IMGATE_WUR int imgate_unwrap_release(struct imgate_ctx *ctx,
+    struct imgate_result *r, int delivered);
 
 /*
  * What imgate_inspect() reads from a protected body without any key: for

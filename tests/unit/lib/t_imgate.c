@@ -1189,6 +1189,53 @@ test_async(void)
 	imgate_ctx_free(g.ctx);
 }
 
+/* ---- held unwraps (a gateway that learns later whether it delivered) */
+
+static void
+test_hold(void)
+{
+	struct party a, b;
+	struct wmsg m;
+	struct imgate_result *r = NULL, *r2 = NULL;
+	int rc;
+
+	if (party_new(&a, ALICE, NULL) != 0 || party_new(&b, BOB, NULL) != 0) {
+		ok(0, "hold: contexts");
+		return;
+	}
+	rc = wrap1(&a, ALICE, BOB, "held", &m);
+	is_int(rc, 0, "hold: wrap");
+	rc = imgate_unwrap_hold(b.ctx, ALICE, m.ct, m.body, m.len, &r);
+	ok(rc == 0 && r->hold_id != 0, "hold: opened and held (%s)",
+	    imgate_strerror(rc));
+	is_int(imgate_unwrap(b.ctx, ALICE, m.ct, m.body, m.len, &r2),
+	    IMGATE_ERR_REPLAY, "hold: the same message while held: replay");
+	is_int(imgate_unwrap_hold(b.ctx, ALICE, m.ct, m.body, m.len, &r2),
+	    IMGATE_ERR_REPLAY, "hold: ... also when held again");
+	if (r != NULL) {
+		is_int(imgate_unwrap_release(b.ctx, r, 0), 0,
+		    "hold: released as not delivered");
+		is_int(imgate_unwrap_release(b.ctx, r, 0), IMGATE_ERR_INVAL,
+		    "hold: a second release is refused");
+	}
+	imgate_result_free(r);
+	r = NULL;
+	rc = imgate_unwrap_hold(b.ctx, ALICE, m.ct, m.body, m.len, &r);
+	is_int(rc, 0, "hold: not delivered, so it opens again (stored "
+	    "for later)");
+	if (r != NULL)
+		is_int(imgate_unwrap_release(b.ctx, r, 1), 0,
+		    "hold: released as delivered");
+	imgate_result_free(r);
+	r = NULL;
+	is_int(imgate_unwrap(b.ctx, ALICE, m.ct, m.body, m.len, &r2),
+	    IMGATE_ERR_REPLAY, "hold: delivered, it is now a replay");
+	imgate_result_free(r2);
+	wmsg_free(&m);
+	imgate_ctx_free(a.ctx);
+	imgate_ctx_free(b.ctx);
+}
+
 int
 main(void)
 {
@@ -1219,6 +1266,7 @@ main(void)
 	test_misc();
 	test_interop();
 	test_async();
+	test_hold();
 	mikey_rcache_free(kc.rc);
 	return done_testing();
 }
