@@ -76,6 +76,16 @@ struct gw_metrics {
 	uint64_t	 lat_sum_us;
 	uint64_t	 reloads;
 	uint64_t	 reload_failures;
+	/* deferred delivery (gw_deliver.c) */
+	uint64_t	 stored;		/* protected MESSAGEs committed
+						 * (answered 202) */
+	uint64_t	 store_refused;		/* quota or store failure: 503 */
+	uint64_t	 delivered_stored;	/* stored ones delivered (2xx) */
+	uint64_t	 deferred;		/* delivery attempts put off */
+	uint64_t	 quarantined;		/* set aside, sender told */
+	uint64_t	 expired;		/* removed unread, sender told */
+	uint64_t	 reports;		/* report MESSAGEs sent */
+	uint64_t	 registered;		/* users seen registered now */
 };
 
 /* Why a MESSAGE was refused (index of gw_metrics.rejected). */

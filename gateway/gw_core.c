@@ -276,6 +276,7 @@ relay_response(struct gw *gw, struct gw_msg *m)
 		    "writer: dropped", gw_msg_status(m));
 		return;
 	}
+	gw_deliver_register(gw, m);	/* a REGISTER's 2xx: online */
 	if ((dash = strrchr(br, '-')) != NULL)
 		conn = strtoull(dash + 1, NULL, 16);
 	if (gw_via_pop(m) != 0 || gw_via_count(m) == 0 ||
@@ -337,6 +338,9 @@ reject(struct gw_stx *stx, int status, enum gw_reject why, const char *text,
 	const struct gw_msg *m = stx->req;
 	char ps[80];
 
+	stx->refused_here = 1;
+	if (stx->refuse_err == 0)
+		stx->refuse_err = IMGATE_ERR_POLICY;
 	gw->m.rejected[why]++;
 	log_info("message rejected status=%d reason=%s call_id=%s src=%s "
 	    "op=%s detail=\"%s\"", status, gw_reject_name(why),
@@ -351,6 +355,7 @@ reject(struct gw_stx *stx, int status, enum gw_reject why, const char *text,
 void
 gw_stx_fail(struct gw_stx *stx, int err)
 {
+	stx->refuse_err = err;
 	reject(stx, imgate_sip_status(err), reject_of(err),
 	    imgate_strerror(err), imgate_last_detail(stx->gw->ic));
 }
@@ -478,7 +483,9 @@ do_unwrap(struct gw_stx *stx)
 		    NULL);
 		goto out;
 	}
-	rc = imgate_unwrap(gw->ic, from, ctype, m->body, m->body_len, &r);
+	/* held until the next hop's 2xx: gw_deliver_intercept() */
+	rc = imgate_unwrap_hold(gw->ic, from, ctype, m->body, m->body_len,
+	    &r);
 	if (rc == IMGATE_ERR_PENDING) {
 		wait_kms(stx);
 		goto out;
@@ -488,7 +495,13 @@ do_unwrap(struct gw_stx *stx)
 		gw_stx_fail(stx, rc);
 		goto out;
 	}
-	gw->replay_dirty = 1;
+	if ((stx->hold = calloc(1, sizeof(*stx->hold))) == NULL) {
+		if (imgate_unwrap_release(gw->ic, r, 0) != 0)
+			log_warn("replay cache: release failed");
+		reject(stx, 500, GW_REJ_INTERNAL, "internal error", "hold");
+		goto out;
+	}
+	stx->hold->hold_id = r->hold_id;	/* the plaintext goes below */
 	/* the KMS let us resolve because we act for the domain: the ticket
 	 * must also name this recipient */
 	if (r->addressed_to != NULL)
@@ -580,14 +593,10 @@ strip_vias(struct gw_msg *m)
 }
 
 static void
-on_message(struct gw *gw, struct gw_msg *m)
+on_message(struct gw *gw, struct gw_msg *m, const struct gw_rx *rx)
 {
-	const struct gw_conf *c = gw->conf;
 	struct gw_stx *stx;
-	struct gw_msg *down = NULL;
-	const char *why = NULL, *rhost, *fhost;
-	char *from = NULL, *to = NULL;
-	int is_new, prot;
+	int is_new;
 
 	if ((stx = gw_stx_find_or_new(gw, m, &is_new)) == NULL) {
 		gw_send_stateless(gw, m, 503, "too many transactions");
@@ -598,6 +607,32 @@ on_message(struct gw *gw, struct gw_msg *m)
 		gw_msg_free(m);		/* a retransmission, answered */
 		return;
 	}
+	/* the bytes as received, in case they must be stored verbatim */
+	if (gw->store != NULL && is_protected(m) &&
+	    (stx->raw = malloc(rx->head_len + rx->body_len)) != NULL) {
+		memcpy(stx->raw, rx->head, rx->head_len);
+		memcpy(stx->raw + rx->head_len, rx->body, rx->body_len);
+		stx->raw_len = rx->head_len + rx->body_len;
+	}
+	gw_stx_start(stx);
+}
+
+/*
+ * gw_stx_start - decide what to do with the MESSAGE of stx and do it:
+ *	the request to send on, its next hop, wrap / unwrap / pass, or store
+ *	it for an offline user
+ */
+void
+gw_stx_start(struct gw_stx *stx)
+{
+	struct gw *gw = stx->gw;
+	const struct gw_conf *c = gw->conf;
+	struct gw_msg *m = stx->req;
+	struct gw_msg *down = NULL;
+	const char *why = NULL, *rhost, *fhost;
+	char *from = NULL, *to = NULL;
+	int prot;
+
 	/* the request we will send on: the same headers, no Via */
 	if (msg_clone(m, &down) != 0) {
 		reject(stx, 500, GW_REJ_INTERNAL, "internal error", "clone");
@@ -619,6 +654,12 @@ on_message(struct gw *gw, struct gw_msg *m)
 	fhost = aor_host(from);
 	prot = is_protected(m);
 	if (gw_domain_in(c->local_domains, c->nlocal, rhost)) {
+		if (prot && stx->q_id == 0 && stx->raw != NULL &&
+		    gw_deliver_offline(gw, to)) {
+			stx->op = GW_OP_UNWRAP;
+			gw_deliver_store(stx, 0);	/* 202 after commit */
+			goto out;
+		}
 		if (prot)
 			stx->op = gw_uri_in(c->e2e_users, c->ne2e, to) ?
 			    GW_OP_PASS : GW_OP_UNWRAP;
@@ -686,7 +727,7 @@ gw_on_rx(void *arg, const struct gw_rx *rx)
 		return;
 	}
 	if (strcmp(gw_msg_method(m), "MESSAGE") == 0) {
-		on_message(gw, m);	/* takes m */
+		on_message(gw, m, rx);	/* takes m */
 		return;
 	}
 	relay_request(gw, m);
@@ -855,8 +896,9 @@ gw_new(struct event_base *base, struct gw_conf *conf, size_t sockbuf,
 		snprintf(err, errlen, "no randomness from OpenSSL");
 		goto fail;
 	}
-	if (make_ctx(gw, err, errlen) != 0 || load_replay(gw, err,
-	    errlen) != 0)
+	if (make_ctx(gw, err, errlen) != 0 || gw_deliver_init(gw, err,
+	    errlen) != 0 || (gw->store == NULL && load_replay(gw, err,
+	    errlen) != 0))
 		goto fail;
 	if ((gw->kms = gw_kms_new(gw, err, errlen)) == NULL)
 		goto fail;
@@ -887,6 +929,7 @@ gw_free(struct gw *gw)
 	if (gw->save_ev != NULL)
 		event_free(gw->save_ev);
 	gw_txn_free_all(gw);
+	gw_deliver_free(gw);
 	if (gw->waiting != NULL)
 		g_hash_table_destroy(gw->waiting);
 	gw_admin_free(gw->admin);

@@ -42,8 +42,16 @@ struct gw {
 	GPtrArray	*old_confs;	/* replaced by reloads; freed at exit */
 
 	GHashTable	*stx;		/* key -> struct gw_stx (server) */
+	GHashTable	*local;		/* set of local gw_stx (no sender) */
 	GHashTable	*ctx;		/* branch -> struct gw_ctxn (client) */
 	GHashTable	*waiting;	/* KMS exchange id -> GPtrArray of stx */
+
+	struct gw_store	*store;		/* deferred delivery, NULL: off */
+	GHashTable	*presence;	/* AoR -> int64_t: registered until
+					 * (Unix s), or -1: not reachable */
+	GHashTable	*busy;		/* AoR -> a delivery in flight */
+	struct event	*tick_ev;	/* 1 s: due deliveries, expiry */
+	uint64_t	 ticks;
 
 	struct event	*save_ev;	/* replay cache image, 1 s when dirty */
 	int		 replay_dirty;
@@ -69,6 +77,19 @@ struct gw_stx {
 	uint64_t	 pending;	/* KMS exchange waited for, 0 none */
 	uint64_t	 t0_us;
 	char		 tag[24];
+	/* deferred delivery */
+	uint8_t		*raw;		/* the protected request as received */
+	size_t		 raw_len;
+	struct imgate_result *hold;	/* unwrap held until delivered */
+	int64_t		 q_id;		/* > 0: a delivery from the store */
+	uint32_t	 q_attempts;
+	int64_t		 q_arrived;
+	char		*q_rcpt;
+	char		*q_sender;
+	int		 origin;	/* 1: our own request (a report) */
+	int		 refused_here;	/* we refused it (not the next hop) */
+	int		 refuse_err;	/* the IMGATE_ERR_* then */
+	char		 branch[48];	/* fixed downstream branch, "" random */
 };
 
 /* A client transaction for the MESSAGE we send on (RFC 3261 17.1.2). */
@@ -93,6 +114,8 @@ void gw_free(struct gw *gw);
 int gw_reload(struct gw *gw, struct gw_conf *conf, char *err, size_t errlen);
 void gw_on_rx(void *arg, const struct gw_rx *rx);
 void gw_stx_work(struct gw_stx *stx);
+struct gw_stx *gw_stx_new_local(struct gw *gw, struct gw_msg *req);
+void gw_stx_start(struct gw_stx *stx);
 void gw_stx_fail(struct gw_stx *stx, int imgate_err);
 void gw_save_replay(struct gw *gw);
 uint64_t gw_now_us(void);
@@ -108,6 +131,15 @@ int gw_ctxn_start(struct gw_stx *stx, struct gw_msg *req);
 void gw_ctxn_on_response(struct gw *gw, struct gw_msg *resp);
 void gw_send_stateless(struct gw *gw, const struct gw_msg *req, int status,
     const char *warning);
+
+/* gw_deliver.c */
+int gw_deliver_init(struct gw *gw, char *err, size_t errlen);
+void gw_deliver_free(struct gw *gw);
+int gw_deliver_offline(struct gw *gw, const char *aor);
+void gw_deliver_store(struct gw_stx *stx, int64_t next_attempt);
+int gw_deliver_intercept(struct gw_stx *stx, int status);
+void gw_deliver_register(struct gw *gw, const struct gw_msg *resp);
+void gw_stx_dispose(struct gw_stx *stx);
 
 /* gw_kms.c */
 struct gw_kms *gw_kms_new(struct gw *gw, char *err, size_t errlen);

@@ -249,6 +249,9 @@ main(int argc, char **argv)
 		gw_conf_free(conf);
 		return 0;
 	}
+	/* the storage thread hands results back with event_active() */
+	if (evthread_use_pthreads() != 0)
+		fatal("evthread_use_pthreads failed");
 	if ((g.base = event_base_new()) == NULL)
 		fatal("event_base_new failed");
 	if (gw_new(g.base, conf, (size_t)sockbuf, (int64_t)clock_offset,

@@ -45,6 +45,7 @@ void
 gw_txn_init(struct gw *gw)
 {
 	gw->stx = g_hash_table_new(g_str_hash, g_str_equal);
+	gw->local = g_hash_table_new(g_direct_hash, g_direct_equal);
 	gw->ctx = g_hash_table_new(g_str_hash, g_str_equal);
 }
 
@@ -73,6 +74,16 @@ gw_txn_free_all(struct gw *gw)
 		}
 		g_hash_table_destroy(gw->stx);
 		gw->stx = NULL;
+	}
+	if (gw->local != NULL) {
+		g_hash_table_iter_init(&it, gw->local);
+		while (g_hash_table_iter_next(&it, &k, &v)) {
+			g_hash_table_iter_steal(&it);
+			((struct gw_stx *)k)->client = NULL;
+			stx_free(k);
+		}
+		g_hash_table_destroy(gw->local);
+		gw->local = NULL;
 	}
 }
 
@@ -125,12 +136,9 @@ send_to_upstream(struct gw *gw, const struct gw_msg *req, const char *buf,
 static void
 stx_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct gw_stx *stx = arg;
-
 	(void)fd;
 	(void)what;
-	g_hash_table_remove(stx->gw->stx, stx->key);
-	stx_free(stx);
+	gw_stx_dispose(arg);
 }
 
 static void
@@ -146,9 +154,50 @@ stx_free(struct gw_stx *stx)
 	gw_msg_free(stx->down);
 	free(stx->resp);
 	g_free(stx->key);
+	free(stx->raw);
+	imgate_result_free(stx->hold);
+	free(stx->q_rcpt);
+	free(stx->q_sender);
 	if (stx->gw->m.txn_server > 0)
 		stx->gw->m.txn_server--;
 	free(stx);
+}
+
+/*
+ * gw_stx_new_local - a transaction for a request we deliver or originate
+ *	ourselves (from the store, a report): no sender to answer, not in
+ *	the table; gw_deliver_intercept() ends it
+ */
+struct gw_stx *
+gw_stx_new_local(struct gw *gw, struct gw_msg *req)
+{
+	struct gw_stx *stx;
+
+	if ((stx = calloc(1, sizeof(*stx))) == NULL ||
+	    (stx->timer = evtimer_new(gw->base, stx_timer_cb, stx)) == NULL) {
+		free(stx);
+		return NULL;
+	}
+	stx->gw = gw;
+	stx->req = req;
+	stx->state = GW_STX_TRYING;
+	stx->t0_us = gw_now_us();
+	snprintf(stx->tag, sizeof(stx->tag), "ig%llx",
+	    (unsigned long long)++gw->seq ^ gw->tagmask);
+	gw->m.txn_server++;
+	g_hash_table_add(gw->local, stx);
+	return stx;
+}
+
+/* gw_stx_dispose - free a transaction now (a local one, or at its end) */
+void
+gw_stx_dispose(struct gw_stx *stx)
+{
+	if (stx->key != NULL)
+		g_hash_table_remove(stx->gw->stx, stx->key);
+	else
+		g_hash_table_remove(stx->gw->local, stx);
+	stx_free(stx);
 }
 
 struct gw_stx *
@@ -248,6 +297,8 @@ gw_stx_respond(struct gw_stx *stx, int status, const char *reason,
 
 	if (stx->state == GW_STX_COMPLETED)
 		return;
+	if (status >= 200 && gw_deliver_intercept(stx, status))
+		return;		/* stored, or a local transaction ended */
 	if (gw_msg_response(stx->req, status, reason,
 	    status > 100 ? (tag != NULL ? tag : stx->tag) : NULL, &r) != 0) {
 		log_warn("cannot build a %d response", status);
@@ -390,10 +441,18 @@ gw_ctxn_start(struct gw_stx *stx, struct gw_msg *req)
 	c->dst = stx->next;
 	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
 		memset(rnd, 0, sizeof(rnd));
-	snprintf(c->branch, sizeof(c->branch),
-	    GW_BRANCH_MSG "%llx.%02x%02x%02x%02x%02x%02x",
-	    (unsigned long long)++gw->seq, rnd[0], rnd[1], rnd[2], rnd[3],
-	    rnd[4], rnd[5]);
+	if (stx->branch[0] != '\0')	/* fixed: a stored message's */
+		snprintf(c->branch, sizeof(c->branch), "%s", stx->branch);
+	else
+		snprintf(c->branch, sizeof(c->branch),
+		    GW_BRANCH_MSG "%llx.%02x%02x%02x%02x%02x%02x",
+		    (unsigned long long)++gw->seq, rnd[0], rnd[1], rnd[2],
+		    rnd[3], rnd[4], rnd[5]);
+	if (g_hash_table_contains(gw->ctx, c->branch)) {
+		log_info("a client transaction %s is still open", c->branch);
+		free(c);
+		return -1;
+	}
 	if (gw_tp_local(gw->tp, c->dst.proto, c->dst.ss.ss_family, &host,
 	    &port) != 0) {
 		log_info("no %s listener for the next hop's address family",
