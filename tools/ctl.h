@@ -71,6 +71,9 @@ void	ctl_wrap_usage(FILE *fp);
 int	ctl_wrap_main(int argc, char **argv);
 void	ctl_unwrap_usage(FILE *fp);
 int	ctl_unwrap_main(int argc, char **argv);
+/* "queue" (tools/ctl_queue.c): the deferred-delivery store */
+void	ctl_queue_usage(FILE *fp);
+int	ctl_queue_main(int argc, char **argv);
 
 /* ---- helpers (tools/imgatectl.c) ---- */
 

@@ -63,6 +63,8 @@ static const struct ctl_cmd cmds[] = {
 	    ctl_wrap_usage, ctl_wrap_main },
 	{ "unwrap", "open a protected body: verified sender and plaintext",
 	    ctl_unwrap_usage, ctl_unwrap_main },
+	{ "queue", "list, show, flush, purge the deferred-delivery store",
+	    ctl_queue_usage, ctl_queue_main },
 	{ "help", "show the help of a command", help_usage, help_main },
 };
 #define NCMDS	(sizeof(cmds) / sizeof(cmds[0]))

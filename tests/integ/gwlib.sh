@@ -742,3 +742,162 @@ tshark_stop() {
 	sleep 0.5	# let the last packets reach the file
 	gw_kill "$1" INT
 }
+
+# ---- UDP helpers (perl, IPv4 or IPv6), added for tests/integ/t_gw_edge.sh
+#
+#   gw_udp_hop_start NAME PORT [MODE] [ADDR]
+#                            a UDP SIP next hop on ADDR (127.0.0.1; "::1"
+#                            for IPv6):PORT that stores every datagram
+#                            that is not a response, byte for byte, in
+#                            $KT/NAME.N.sip (N = 1, 2, ...) and answers
+#                            requests (not ACK) by MODE: STATUS (default
+#                            200) at once, STATUS@MS after MS ms, or
+#                            "none" (never answers: a black hole); the
+#                            answer copies every Via, From, To (a tag
+#                            added), Call-ID and CSeq and goes to the
+#                            datagram's source; life $GW_SINK_LIFE (300) s
+#   gw_udp_hop_count NAME [METHOD]
+#                            datagrams stored (whose request line starts
+#                            with METHOD, default all)
+#   gw_udp_req NAME DEST FILE [STEP...]
+#                            one UDP socket (IPv6 when DEST is
+#                            "[::1]:PORT") sends the request in FILE, with
+#                            @LOCAL@ replaced by the socket's host:port
+#                            and @LEN@ by the body's length (the bytes
+#                            after the first CRLF CRLF), following STEPs:
+#                            "send"; SECONDS (receive that long);
+#                            "final" or "final:SECONDS" (receive until
+#                            one more final answer, <= 8 s); default
+#                            "send final"; then 0.3 s more.  The request
+#                            as sent is kept in $KT/NAME.sent, every
+#                            answer in $KT/NAME.r.K; $udp_st = their
+#                            status codes in order ("100 200 200"; "junk"
+#                            for a datagram that is not a response)
+
+gw_udp_hop_start() {
+	_n=$1 _port=$2
+	rm -f "$KT/$_n".*.sip
+	perl -MIO::Socket::IP -MTime::HiRes=time -e '
+	my ($addr, $port, $mode, $prefix) = @ARGV;
+	my ($st, $delay) = $mode =~ /^(\d{3}|none)(?:@(\d+))?$/
+	    or die "bad mode $mode\n";
+	$delay = ($delay // 0) / 1000;
+	my %why = (200 => "OK", 404 => "Not Found", 486 => "Busy Here",
+	    500 => "Server Internal Error", 503 => "Service Unavailable");
+	$| = 1;
+	my $s = IO::Socket::IP->new(LocalHost => $addr, LocalPort => $port,
+	    Proto => "udp") or die "bind $addr:$port: $@\n";
+	my (@q, $n);
+	my $end = time + ($ENV{GW_SINK_LIFE} || 300);
+	while (time < $end) {
+		my $to = 0.5;
+		if (@q) { my $d = $q[0][0] - time; $to = $d < 0 ? 0 : $d < $to ? $d : $to }
+		my $rin = ""; vec($rin, fileno($s), 1) = 1;
+		if (select(my $r = $rin, undef, undef, $to)) {
+			my $peer = $s->recv(my $m, 70000);
+			next unless defined $peer;
+			next if $m =~ /^SIP\/2\.0 /;
+			$n++;
+			open my $o, ">", "$prefix.$n.sip.tmp" or die; binmode $o;
+			print $o $m; close $o;
+			rename "$prefix.$n.sip.tmp", "$prefix.$n.sip";
+			my ($rl) = $m =~ /^([^\r\n]*)/;
+			print "stored $n: $rl\n";
+			next if $st eq "none" || $m !~ /^([A-Z]+) \S+ SIP\/2\.0\r\n/ ||
+			    $1 eq "ACK";
+			my $p = index($m, "\r\n\r\n");
+			my $h = $p < 0 ? $m : substr($m, 0, $p + 2);
+			my $resp = "SIP/2.0 $st " . ($why{$st} // "Test") . "\r\n";
+			for my $line (split /\r\n/, $h) {
+				if ($line =~ /^(via|v|from|f|call-id|i|cseq)\s*:/i) {
+					$resp .= "$line\r\n";
+				} elsif ($line =~ /^(to|t)\s*:/i) {
+					$resp .= $line =~ /;tag=/ ? "$line\r\n"
+					    : "$line;tag=hop$n\r\n";
+				}
+			}
+			$resp .= "Server: imgate-test-udp-hop\r\n" .
+			    "Content-Length: 0\r\n\r\n";
+			push @q, [time + $delay, $peer, $resp];
+			@q = sort { $a->[0] <=> $b->[0] } @q;
+		}
+		while (@q && $q[0][0] <= time) {
+			my $e = shift @q;
+			send($s, $e->[2], 0, $e->[1]);
+		}
+	}' "${4:-127.0.0.1}" "$_port" "${3:-200}" "$KT/$_n" \
+	    >"$KT/$_n.out" 2>&1 &
+	gw_track "$_n" $!
+	gw_wait_cond 10 gw_udp_bound "$_port" || {
+		echo "# gw_udp_hop_start $_n: port $_port not bound" >&2
+		gw_dump_log "$_n" 10 >&2
+		return 1
+	}
+}
+
+gw_udp_hop_count() {
+	_c=0
+	for _f in "$KT/$1".*.sip; do
+		[ -f "$_f" ] || continue
+		case $(head -c 64 "$_f") in
+		"${2:-}"*) _c=$((_c + 1)) ;;
+		esac
+	done
+	echo "$_c"
+}
+
+gw_udp_req() {
+	_n=$1 _dest=$2 _file=$3
+	shift 3
+	rm -f "$KT/$_n".r.*
+	udp_st=$(timeout 60 perl -MIO::Socket::IP \
+	    -MTime::HiRes=time -e '
+	my ($dest, $file, $prefix, @steps) = @ARGV;
+	@steps = ("send", "final") unless @steps;
+	my ($h, $p) = $dest =~ /^\[(.+)\]:(\d+)$/ ? ($1, $2) :
+	    $dest =~ /^(.+):(\d+)$/ ? ($1, $2) : die "bad DEST $dest\n";
+	my $v6 = $h =~ /:/;
+	my $s = IO::Socket::IP->new(LocalHost => $v6 ? "::1" : "127.0.0.1",
+	    LocalPort => 0, Proto => "udp") or die "socket: $@\n";
+	my $to = IO::Socket::IP->new(PeerHost => $h, PeerPort => $p,
+	    Proto => "udp") or die "peer: $@\n";
+	my $dst = $to->peername;
+	close $to;
+	my $local = ($v6 ? "[" . $s->sockhost . "]" : $s->sockhost) . ":" .
+	    $s->sockport;
+	local $/; open my $f, "<", $file or die "$file: $!\n"; binmode $f;
+	my $m = <$f>;
+	my $bp = index($m, "\r\n\r\n");
+	my $blen = $bp < 0 ? 0 : length($m) - $bp - 4;
+	$m =~ s/\@LOCAL\@/$local/g;
+	$m =~ s/\@LEN\@/$blen/g;
+	open my $w, ">", "$prefix.sent" or die; binmode $w; print $w $m;
+	close $w;
+	my ($k, $finals, @st) = (0, 0);
+	sub rx { my ($until, $want) = @_;
+		while ((my $left = $until - time) > 0) {
+			my $rin = ""; vec($rin, fileno($s), 1) = 1;
+			last unless select(my $r = $rin, undef, undef, $left);
+			my $peer = $s->recv(my $a, 70000);
+			next unless defined $peer;
+			$k++;
+			open my $o, ">", "$prefix.r.$k" or die; binmode $o;
+			print $o $a; close $o;
+			my ($c) = $a =~ /^SIP\/2\.0 (\d{3}) /;
+			$c //= "junk";
+			push @st, $c;
+			if ($c ne "junk" && $c >= 200) { $finals++;
+				return if defined $want && $finals >= $want }
+		}
+	}
+	for my $step (@steps) {
+		if ($step eq "send") { send($s, $m, 0, $dst) or die "send: $!\n" }
+		elsif ($step =~ /^final(?::([\d.]+))?$/) {
+			rx(time + ($1 // 8), $finals + 1) }
+		elsif ($step =~ /^[\d.]+$/) { rx(time + $step) }
+		else { die "bad step $step\n" }
+	}
+	rx(time + 0.3);
+	print join(" ", @st), "\n";' "$_dest" "$_file" "$KT/$_n" "$@" \
+	    2>"$KT/$_n.uerr")
+}
