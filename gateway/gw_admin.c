@@ -204,6 +204,22 @@ metrics_format(struct evbuffer *b, const struct gw_metrics *m)
 	one(b, "imgate_gw_reload_failures_total", "counter", "Configuration "
 	    "reloads that failed (the old configuration stayed).",
 	    m->reload_failures);
+	one(b, "imgate_gw_stored_total", "counter", "Protected MESSAGEs "
+	    "stored for offline users (each answered 202 after its "
+	    "commit).", m->stored);
+	one(b, "imgate_gw_store_refused_total", "counter", "MESSAGEs the "
+	    "store could not take (quota, failure): 503.", m->store_refused);
+	one(b, "imgate_gw_delivered_stored_total", "counter", "Stored "
+	    "MESSAGEs delivered (2xx from inside).", m->delivered_stored);
+	one(b, "imgate_gw_deferred_total", "counter", "Delivery attempts "
+	    "put off (back-off).", m->deferred);
+	one(b, "imgate_gw_quarantined_total", "counter", "Stored MESSAGEs "
+	    "set aside (could not be opened or were refused).",
+	    m->quarantined);
+	one(b, "imgate_gw_expired_total", "counter", "Stored MESSAGEs "
+	    "removed unread at the end of their validity.", m->expired);
+	one(b, "imgate_gw_reports_total", "counter", "Report MESSAGEs sent "
+	    "to senders.", m->reports);
 }
 
 /* ---------------------------------------------------------------------- */
