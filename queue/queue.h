@@ -136,8 +136,9 @@ const char *queue_strerror(int err);
 #define QUEUE_MAX_AOR		512	/* bytes of a recipient/sender AoR */
 #define QUEUE_MAX_REASON	256	/* bytes of a quarantine reason */
 #define QUEUE_MAX_NAME		512	/* bytes of a replay-state name */
-#define QUEUE_MAX_MESSAGE	(16 * 1024 * 1024)	/* max_message_bytes cap */
-#define QUEUE_MAX_RSTATE	(64 * 1024 * 1024)	/* a replay-state image */
+/* the largest max_message_bytes, and a replay-state image */
+#define QUEUE_MAX_MESSAGE	(16 * 1024 * 1024)
+#define QUEUE_MAX_RSTATE	(64 * 1024 * 1024)
 #define QUEUE_MAX_BATCH		4096	/* messages in one queue_put_batch */
 
 /* Defaults of struct queue_limits (a 0 member means its default). */
@@ -150,7 +151,7 @@ const char *queue_strerror(int err);
 
 /* Flags of struct queue_limits. */
 #define QUEUE_F_NOCREATE	0x01	/* refuse to create a missing file */
-#define QUEUE_F_SYNC_NORMAL	0x02	/* synchronous=NORMAL (see DURABILITY) */
+#define QUEUE_F_SYNC_NORMAL	0x02	/* synchronous=NORMAL: DURABILITY */
 
 /*
  * How the store is opened and what it accepts.  Zero-initialise and set
@@ -173,7 +174,7 @@ struct queue_limits {
 
 enum queue_state {
 	QUEUE_READY = 0,	/* waiting for delivery */
-	QUEUE_QUARANTINED = 1	/* unreadable or set aside: never delivered */
+	QUEUE_QUARANTINED = 1	/* unreadable or set aside: not delivered */
 };
 
 /*
@@ -183,7 +184,7 @@ enum queue_state {
  * queue_msg_cleanup().
  */
 struct queue_msg {
-	int64_t		 id;		/* > 0, unique, increases with arrival */
+	int64_t		 id;		/* > 0, unique, rises with arrival */
 	char		 rcpt[QUEUE_MAX_AOR + 1];
 	char		 sender[QUEUE_MAX_AOR + 1];
 	uint64_t	 mikey_t;	/* NTP-UTC T of the TRANSFER_INIT */
@@ -354,7 +355,7 @@ struct queue_stats {
 	uint64_t	 quarantined;
 	uint64_t	 recipients;	/* with at least one stored message */
 	uint64_t	 rstates;	/* replay-state images */
-	int64_t		 oldest_arrived;	/* arrival of the lowest id; 0 */
+	int64_t		 oldest_arrived;	/* of the lowest id; 0 */
 	int		 schema_version;
 };
 

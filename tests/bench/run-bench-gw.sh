@@ -182,7 +182,10 @@ climb() {
 	p99=n/a
 	if [ "$half" -gt 0 ] &&
 	    [ $(($(date +%s) - T0 + T + 5)) -le "$BUDGET" ]; then
-		step "$_nm" "$_d" "$half" "$_tr" rtt && p99=$step_p99
+		step "$_nm" "$_d" "$half" "$_tr" rtt
+		p99=${step_p99:-n/a}
+		[ "$step_ok" -eq 1 ] ||
+		    p99="$p99 (that step had $step_fail failed, $step_retr retrans)"
 	fi
 	kper=$(awk -v c="$bcpu" -v r="$best" \
 	    'BEGIN { if (r > 0 && c != "") printf "%.3f", c * 1000 / r; else print "n/a" }')

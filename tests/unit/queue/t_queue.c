@@ -165,12 +165,14 @@ test_round_trip(void)
 {
 	static const char multipart[] =
 	    "MESSAGE sip:bob@example.org SIP/2.0\r\n"
-	    "Via: SIP/2.0/TLS gw1.example.com:5061;branch=z9hG4bK-a91f3c07e2\r\n"
+	    "Via: SIP/2.0/TLS gw1.example.com:5061"
+	    ";branch=z9hG4bK-a91f3c07e2\r\n"
 	    "From: <sip:alice@example.com>;tag=7c2e1d\r\n"
 	    "To: <sip:bob@example.org>\r\n"
 	    "Call-ID: 4f0c9a2be1d74a06@gw1.example.com\r\n"
 	    "CSeq: 31 MESSAGE\r\n"
-	    "Content-Type: multipart/mixed; boundary=\"sipsec-5Qm2ZtVb8rHk\"\r\n"
+	    "Content-Type: multipart/mixed;"
+	    " boundary=\"sipsec-5Qm2ZtVb8rHk\"\r\n"
 	    "Content-Length: 180\r\n"
 	    "\r\n"
 	    "--sipsec-5Qm2ZtVb8rHk\r\n"
