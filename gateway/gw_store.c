@@ -95,6 +95,8 @@ expire_cb(void *arg, const struct queue_msg *m)
 	struct gw_job *j = arg;
 	struct queue_msg *n;
 
+	if (j->nexpired >= 1000)
+		return 1;	/* the rest in the next round: bounded memory */
 	if ((n = realloc(j->expired, (j->nexpired + 1) * sizeof(*n))) ==
 	    NULL)
 		return 1;	/* keep it; the next round reports it */
