@@ -905,6 +905,7 @@ gw_new(struct event_base *base, struct gw_conf *conf, size_t sockbuf,
 	if ((gw->tp = gw_tp_new(base, conf, sockbuf, &gw->m, gw_on_rx, gw,
 	    err, errlen)) == NULL)
 		goto fail;
+	gw_tp_set_fail_cb(gw->tp, gw_txn_hop_failed, gw);
 	if (conf->admin_host[0] != '\0' && (gw->admin = gw_admin_new(base,
 	    conf->admin_host, conf->admin_port, &gw->m, err, errlen)) == NULL)
 		goto fail;

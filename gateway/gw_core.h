@@ -129,6 +129,8 @@ void gw_stx_respond(struct gw_stx *stx, int status, const char *reason,
     const char *warning, const struct gw_msg *from_resp);
 int gw_ctxn_start(struct gw_stx *stx, struct gw_msg *req);
 void gw_ctxn_on_response(struct gw *gw, struct gw_msg *resp);
+void gw_txn_hop_failed(void *arg, const struct gw_peer *peer,
+    const char *why);
 void gw_send_stateless(struct gw *gw, const struct gw_msg *req, int status,
     const char *warning);
 

@@ -167,6 +167,8 @@ struct gw_tp {
 	struct conn	*dead;		/* closed, to free */
 	struct event	*reaper;
 	uint8_t		*ubuf;		/* UDP_BUF bytes */
+	gw_fail_cb	 fail_cb;	/* an outgoing connection failed */
+	void		*fail_arg;
 };
 
 /* ---------------------------------------------------------------------- */
@@ -436,8 +438,13 @@ conn_close(struct conn *c)
 	c->dead = 1;
 	ctab_del(&tp->tab[T_ID], T_ID, c);
 	ctab_del(&tp->tab[T_PEER], T_PEER, c);
-	if (c->connecting)
+	if (c->connecting) {
 		tp->m->tx_fail += c->pending;
+		if (c->pending > 0 && tp->fail_cb != NULL)
+			tp->fail_cb(tp->fail_arg, &c->peer, c->proto == GW_TLS ?
+			    "TCP connect or TLS handshake failed" :
+			    "TCP connect failed");
+	}
 	c->pending = 0;
 	if (c->counted)
 		tp->m->conns_open--;
@@ -1063,6 +1070,7 @@ gw_tp_free(struct gw_tp *tp)
 
 	if (tp == NULL)
 		return;
+	tp->fail_cb = NULL;	/* nothing to tell while closing */
 	for (i = 0; i < tp->nlsn; i++) {
 		struct lsn *l = &tp->lsn[i];
 
@@ -1142,4 +1150,11 @@ gw_tp_local(const struct gw_tp *tp, enum gw_proto p, int family,
 			return 0;
 		}
 	return -1;
+}
+
+void
+gw_tp_set_fail_cb(struct gw_tp *tp, gw_fail_cb cb, void *arg)
+{
+	tp->fail_cb = cb;
+	tp->fail_arg = arg;
 }

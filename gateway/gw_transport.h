@@ -65,4 +65,14 @@ int gw_tp_send(struct gw_tp *tp, const struct gw_peer *dst, uint64_t conn,
 int gw_tp_local(const struct gw_tp *tp, enum gw_proto p, int family,
     const char **host, int *port);
 
+/*
+ * gw_fail_cb - an outgoing TCP/TLS connection to peer failed (connect or
+ *	TLS handshake) with messages queued on it: they are lost.  Called
+ *	from the loop, never from inside gw_tp_send; the callback may send.
+ * gw_tp_set_fail_cb - set it (NULL: none)
+ */
+typedef void (*gw_fail_cb)(void *arg, const struct gw_peer *peer,
+    const char *why);
+void gw_tp_set_fail_cb(struct gw_tp *tp, gw_fail_cb cb, void *arg);
+
 #endif /* GW_TRANSPORT_H */

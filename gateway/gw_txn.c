@@ -550,3 +550,42 @@ gw_send_stateless(struct gw *gw, const struct gw_msg *req, int status,
 	free(out);
 	gw_msg_free(r);
 }
+
+/*
+ * gw_txn_hop_failed - the transport lost what it queued for peer (a
+ *	failed connect or TLS handshake): the MESSAGE client transactions to
+ *	it end now with 503 (RFC 3261 8.1.3.1: a transport error counts as a
+ *	503), not after Timer F
+ */
+void
+gw_txn_hop_failed(void *arg, const struct gw_peer *peer, const char *why)
+{
+	struct gw *gw = arg;
+	GHashTableIter it;
+	gpointer k, v;
+	GPtrArray *hit = g_ptr_array_new();
+	struct gw_ctxn *c;
+	struct gw_stx *stx;
+	char ps[80];
+	guint i;
+
+	log_info("next hop %s: %s", gw_peer_str(peer, ps, sizeof(ps)), why);
+	g_hash_table_iter_init(&it, gw->ctx);
+	while (g_hash_table_iter_next(&it, &k, &v)) {
+		c = v;
+		if (!c->done && gw_peer_eq(&c->dst, peer))
+			g_ptr_array_add(hit, c);
+	}
+	for (i = 0; i < hit->len; i++) {
+		c = g_ptr_array_index(hit, i);
+		c->done = 1;
+		evtimer_del(c->timer);
+		if ((stx = c->stx) != NULL) {
+			stx->client = NULL;
+			c->stx = NULL;
+			gw_stx_respond(stx, 503, NULL, why, NULL);
+		}
+		ms_timer(c->timer_f, 0);	/* freed by its timer */
+	}
+	g_ptr_array_free(hit, TRUE);
+}
