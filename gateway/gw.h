@@ -79,6 +79,8 @@ struct gw_metrics {
 	/* deferred delivery (gw_deliver.c) */
 	uint64_t	 stored;		/* protected MESSAGEs committed
 						 * (answered 202) */
+	uint64_t	 store_commits;		/* grouped commits that stored
+						 * them (updated each second) */
 	uint64_t	 store_refused;		/* quota or store failure: 503 */
 	uint64_t	 delivered_stored;	/* stored ones delivered (2xx) */
 	uint64_t	 deferred;		/* delivery attempts put off */

@@ -207,6 +207,9 @@ metrics_format(struct evbuffer *b, const struct gw_metrics *m)
 	one(b, "imgate_gw_stored_total", "counter", "Protected MESSAGEs "
 	    "stored for offline users (each answered 202 after its "
 	    "commit).", m->stored);
+	one(b, "imgate_gw_store_commits_total", "counter", "Grouped commits "
+	    "of the store that held them (about each second).",
+	    m->store_commits);
 	one(b, "imgate_gw_store_refused_total", "counter", "MESSAGEs the "
 	    "store could not take (quota, failure): 503.", m->store_refused);
 	one(b, "imgate_gw_delivered_stored_total", "counter", "Stored "

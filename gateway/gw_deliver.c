@@ -565,6 +565,11 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	gw->ticks++;
+	{
+		uint64_t stored;
+
+		gw_store_counts(gw->store, &gw->m.store_commits, &stored);
+	}
 	if (gw->ticks % EXPIRE_EVERY == 0 &&
 	    (j = gw_job_new(GW_JOB_EXPIRE, expire_done, gw)) != NULL) {
 		j->now = now_s(gw);

@@ -20,6 +20,9 @@
 #                 TCP) -> UAS
 #       gw-ab     sipp UAC -> A -> B (unwraps; inside = a sipp UAS over
 #                 UDP) -> UAS
+#       gw-store  sipp UAC -> A -> B, bob offline: B stores every
+#                 MESSAGE (grouped commits) and answers 202 after the
+#                 commit; prints messages per commit and B's RSS
 #
 # Each step runs the UAC at a fixed rate for a fixed time (sipp -r R -m
 # R*T, tests/integ/sipp/uac_message.xml, one 100-byte text MESSAGE per
@@ -289,6 +292,36 @@ for chain in $(echo "$CHAINS" | tr ',' ' '); do
 		gw_stop ga2
 		gw_stop gb
 		gw_kill uas_b
+		;;
+	gw-store)
+		# durable enqueues: bob is offline at B (require_registration),
+		# so every MESSAGE is wrapped by A, stored by B (grouped
+		# commits) and answered 202 after its commit
+		need_gw "$chain" || continue
+		gw_alloc ga3 && gw_alloc gs || exit 1
+		cp "$KT/gwa.psk" "$KT/ga3.psk" 2>/dev/null
+		cp "$KT/gwb.psk" "$KT/gs.psk" 2>/dev/null
+		gw_write_conf gs b.example "udp:127.0.0.1:$uport" \
+		    "tcp:127.0.0.1:$gw_sip_ga3" "[store]" \
+		    "require_registration = true" "max_per_rcpt = 100000000" \
+		    "max_total = 100000000"
+		gw_write_conf ga3 a.example "udp:127.0.0.1:$uport" \
+		    "tcp:127.0.0.1:$gw_sip_gs"
+		GW_LOG_LEVEL=warn GW_WRAP=$PIN_SUT gw_start gs -B "$BUF" ||
+		    { gw_dump_log gs; exit 1; }
+		GW_LOG_LEVEL=warn GW_WRAP=$PIN_SUT gw_start ga3 -B "$BUF" ||
+		    { gw_dump_log ga3; exit 1; }
+		eval "SUT_PIDS=\"\$gwp_ga3 \$gwp_gs\""
+		climb gw_store "127.0.0.1:$gw_sip_ga3"
+		_st=$(gw_metric gs imgate_gw_stored_total)
+		_cm=$(gw_metric gs imgate_gw_store_commits_total)
+		printf '%-9s B stored %s messages in %s commits (%s per commit)\n' \
+		    gw-store "$_st" "$_cm" "$(awk -v s="$_st" -v c="$_cm" \
+		    'BEGIN { if (c) printf "%.1f", s / c; else print "n/a" }')"
+		printf '%-9s B RSS %s kB with %s stored\n' gw-store \
+		    "$(awk '/^VmRSS/ { print $2 }' "/proc/$gwp_gs/status")" "$_st"
+		gw_stop ga3
+		gw_stop gs
 		;;
 	*)
 		echo "run-bench-gw: unknown chain $chain" >&2

@@ -8,6 +8,7 @@
  *                                   "NAME ID" line per message
  *        queue_fill DB damage ID    change one byte of message ID's stored
  *                                   bytes behind the queue's back
+ *        queue_fill DB many N       N filler messages (see many())
  *
  * The set: bob gets a protected multipart request (binary parts, NULs)
  * and two more, the second deferred to 2100; dan gets one; eve gets one
@@ -68,6 +69,62 @@ damage(const char *path, const char *id)
 	return 0;
 }
 
+/*
+ * many - N messages of about 600 bytes for N/100 recipients
+ *	(sip:uNNNN@b.example), in batches of 256, all due in the year 2100 so
+ *	a gateway keeps them (tests/bench/run-bench-store.sh); no quotas
+ */
+static int
+many(const char *path, const char *count)
+{
+	struct queue_limits lim;
+	struct queue_new in[256];
+	struct queue_result res[256];
+	struct queue *q = NULL;
+	static uint8_t data[600];
+	char err[512], rcpt[256][40];
+	unsigned long long n = strtoull(count, NULL, 10), done = 0;
+	size_t i, k;
+	int rc;
+
+	memset(&lim, 0, sizeof(lim));
+	lim.max_per_rcpt = lim.max_bytes_per_rcpt = UINT64_MAX;
+	lim.max_total = lim.max_bytes_total = UINT64_MAX;
+	lim.flags = QUEUE_F_SYNC_NORMAL;
+	if ((rc = queue_open(path, &lim, &q, err, sizeof(err))) != QUEUE_OK) {
+		fprintf(stderr, "queue_fill: %s\n", err);
+		return 1;
+	}
+	memset(data, 'x', sizeof(data));
+	memcpy(data, "MESSAGE sip:x SIP/2.0\r\n\r\n", 25);
+	while (done < n) {
+		k = n - done < 256 ? (size_t)(n - done) : 256;
+		memset(in, 0, sizeof(in));
+		for (i = 0; i < k; i++) {
+			snprintf(rcpt[i], sizeof(rcpt[i]), "sip:u%llu@b.example",
+			    (done + i) / 100);
+			in[i].rcpt = rcpt[i];
+			in[i].sender = "sip:alice@a.example";
+			in[i].mikey_t = NTP(NOW + (int64_t)(done + i));
+			in[i].arrived = NOW;
+			in[i].next_attempt = 4102444800LL;	/* 2100 */
+			in[i].expires = 4102444800LL;
+			in[i].data = data;
+			in[i].len = sizeof(data);
+		}
+		if ((rc = queue_put_batch(q, in, k, res)) != QUEUE_OK) {
+			fprintf(stderr, "queue_fill: %s\n", queue_strerror(rc));
+			queue_close(q);
+			return 1;
+		}
+		done += k;
+		if (done % 100000 == 0)
+			fprintf(stderr, "queue_fill: %llu stored\n", done);
+	}
+	queue_close(q);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -82,8 +139,10 @@ main(int argc, char **argv)
 
 	if (argc == 4 && strcmp(argv[2], "damage") == 0)
 		return damage(argv[1], argv[3]);
+	if (argc == 4 && strcmp(argv[2], "many") == 0)
+		return many(argv[1], argv[3]);
 	if (argc != 2) {
-		fprintf(stderr, "usage: queue_fill DB [damage ID]\n");
+		fprintf(stderr, "usage: queue_fill DB [damage ID | many N]\n");
 		return 2;
 	}
 	if ((rc = queue_open(argv[1], NULL, &q, err, sizeof(err))) !=
