@@ -898,7 +898,8 @@ static const char *const sip_keys[] = {
 };
 static const char *const store_keys[] = {
 	"enabled", "db", "require_registration", "max_age", "max_per_rcpt",
-	"max_total", "retry_min", "retry_max", "report", NULL
+	"max_bytes_per_rcpt", "max_total", "retry_min", "retry_max", "report",
+	NULL
 };
 
 /*
@@ -1241,6 +1242,8 @@ conf_store(struct ld *l, struct gw_conf *c)
 	    &c->max_age) != 0 ||
 	    get_size(l, "max_per_rcpt", 1000, 1, 100000000,
 	    &c->max_per_rcpt) != 0 ||
+	    get_size(l, "max_bytes_per_rcpt", 16 * 1024 * 1024, 4096,
+	    (size_t)1 << 40, &c->max_bytes_per_rcpt) != 0 ||
 	    get_size(l, "max_total", 1000000, 1, 1000000000,
 	    &c->max_total) != 0 ||
 	    get_u32(l, "retry_min", 5, 1, 86400, &c->retry_min) != 0 ||

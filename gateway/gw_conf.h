@@ -94,6 +94,7 @@ struct gw_conf {
 					 * 408 or 480 from inside says so */
 	uint32_t	 max_age;	/* s a message may wait: 30 days */
 	size_t		 max_per_rcpt;	/* stored messages per user: 1000 */
+	size_t		 max_bytes_per_rcpt;	/* their bytes: 16 MiB */
 	size_t		 max_total;	/* in all: 1000000 */
 	uint32_t	 retry_min;	/* s, first delivery retry: 5 */
 	uint32_t	 retry_max;	/* s, longest back-off: 600 */

@@ -609,6 +609,7 @@ gw_deliver_init(struct gw *gw, char *err, size_t errlen)
 		return 0;
 	memset(&lim, 0, sizeof(lim));
 	lim.max_per_rcpt = c->max_per_rcpt;
+	lim.max_bytes_per_rcpt = c->max_bytes_per_rcpt;
 	lim.max_total = c->max_total;
 	lim.max_message_bytes = c->max_message;
 	if ((gw->store = gw_store_new(gw->base, c->store_db, &lim,

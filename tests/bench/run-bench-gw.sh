@@ -192,7 +192,7 @@ climb() {
 	fi
 	kper=$(awk -v c="$bcpu" -v r="$best" \
 	    'BEGIN { if (r > 0 && c != "") printf "%.3f", c * 1000 / r; else print "n/a" }')
-	eval "res_${_nm}_best=$best res_${_nm}_p99=$p99 res_${_nm}_cpu=$kper"
+	eval "res_${_nm}_best=$best res_${_nm}_cpu=$kper"; eval "res_${_nm}_p99=\"\$p99\""
 	eval "res_${_nm}_why=\"\$why\""
 	printf '%-9s max %6s/s with 0 failed/0 retrans (%s); p99 at %s/s: %s ms; SUT %s cores per 1000/s\n' \
 	    "$_nm" "$best" "$why" "$half" "$p99" "$kper"
@@ -304,7 +304,7 @@ for chain in $(echo "$CHAINS" | tr ',' ' '); do
 		gw_write_conf gs b.example "udp:127.0.0.1:$uport" \
 		    "tcp:127.0.0.1:$gw_sip_ga3" "[store]" \
 		    "require_registration = true" "max_per_rcpt = 100000000" \
-		    "max_total = 100000000"
+		    "max_bytes_per_rcpt = 1099511627776" "max_total = 100000000"
 		gw_write_conf ga3 a.example "udp:127.0.0.1:$uport" \
 		    "tcp:127.0.0.1:$gw_sip_gs"
 		GW_LOG_LEVEL=warn GW_WRAP=$PIN_SUT gw_start gs -B "$BUF" ||
