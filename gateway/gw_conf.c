@@ -1212,7 +1212,7 @@ conf_sip(struct ld *l, struct gw_conf *c)
 	    get_u32(l, "kms_timeout", 5, 1, 30, &c->kms_timeout) != 0 ||
 	    get_u32(l, "retry_after", 30, 1, 86400, &c->retry_after) != 0 ||
 	    get_u32(l, "tcp_idle", 300, 1, 86400, &c->tcp_idle) != 0 ||
-	    get_size(l, "max_txn", 65536, 1, 10000000, &c->max_txn) != 0)
+	    get_size(l, "max_txn", 262144, 1, 10000000, &c->max_txn) != 0)
 		return -1;
 	if (c->t1_ms > c->t2_ms)
 		return fail(l, "t1_ms", "%u is greater than t2_ms (%u); RFC "

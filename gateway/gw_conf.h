@@ -83,7 +83,7 @@ struct gw_conf {
 	uint32_t	 kms_timeout;	/* s, one KMS exchange: 5 */
 	uint32_t	 retry_after;	/* s, in a 503: 30 */
 	uint32_t	 tcp_idle;	/* s, an idle connection is closed: 300 */
-	size_t		 max_txn;	/* MESSAGE transactions at once: 65536
+	size_t		 max_txn;	/* MESSAGE transactions at once: 262144
 					 * (more: 503) */
 	/* [store] deferred delivery (design.md 3) */
 	int		 store;		/* enabled: 1 */

@@ -65,12 +65,14 @@ enum gw_op { GW_OP_PASS, GW_OP_WRAP, GW_OP_UNWRAP };
 struct gw_stx {
 	struct gw	*gw;
 	char		*key;
-	struct gw_msg	*req;		/* as received */
+	struct gw_msg	*req;		/* as received; NULL once Completed */
 	struct gw_msg	*down;		/* the request to send on (headers) */
 	enum gw_stx_state state;
 	enum gw_op	 op;
 	struct gw_peer	 next;		/* where the new request goes */
 	char		*resp;		/* last response sent, wire form */
+	struct gw_peer	 up;		/* Completed: where it goes */
+	uint64_t	 up_conn;
 	size_t		 resp_len;
 	struct event	*timer;		/* J */
 	struct gw_ctxn	*client;

@@ -117,20 +117,34 @@ stx_key(const struct gw_msg *m)
 	    tag != NULL && tag->gvalue != NULL ? tag->gvalue : "");
 }
 
+/* upstream - where responses to req go */
+static void
+upstream(const struct gw_msg *req, struct gw_peer *dst)
+{
+	if (gw_via_next_hop(req, dst) != 0)
+		*dst = req->src;	/* no usable Via: where it came from */
+}
+
+static void
+send_to(struct gw *gw, const struct gw_peer *dst, uint64_t conn,
+    const char *buf, size_t len)
+{
+	char ps[80];
+
+	if (gw_tp_send(gw->tp, dst, conn, buf, len) != 0)
+		log_info("send response to %s failed",
+		    gw_peer_str(dst, ps, sizeof(ps)));
+}
+
 /* send_to_upstream - a response (wire form) to the sender of req */
 static void
 send_to_upstream(struct gw *gw, const struct gw_msg *req, const char *buf,
     size_t len)
 {
 	struct gw_peer dst;
-	char ps[80];
 
-	if (gw_via_next_hop(req, &dst) != 0) {
-		dst = req->src;		/* no usable Via: where it came from */
-	}
-	if (gw_tp_send(gw->tp, &dst, req->conn, buf, len) != 0)
-		log_info("send response to %s failed",
-		    gw_peer_str(&dst, ps, sizeof(ps)));
+	upstream(req, &dst);
+	send_to(gw, &dst, req->conn, buf, len);
 }
 
 static void
@@ -218,9 +232,14 @@ gw_stx_find_or_new(struct gw *gw, struct gw_msg *req, int *is_new)
 			gw_stx_respond(stx, 100, NULL, NULL, NULL);
 			break;
 		case GW_STX_PROCEEDING:
-		case GW_STX_COMPLETED:
 			if (stx->resp != NULL)
 				send_to_upstream(gw, stx->req, stx->resp,
+				    stx->resp_len);
+			break;
+		case GW_STX_COMPLETED:
+			/* the request is gone: where it came from is kept */
+			if (stx->resp != NULL)
+				send_to(gw, &stx->up, stx->up_conn, stx->resp,
 				    stx->resp_len);
 			break;
 		}
@@ -340,8 +359,19 @@ gw_stx_respond(struct gw_stx *stx, int status, const char *reason,
 	if (status / 100 < 7)
 		gw->m.final[status / 100]++;
 	latency(gw, gw_now_us() - stx->t0_us);
-	/* Timer J: absorb retransmissions on UDP; none on streams */
+	/* Completed keeps only what retransmissions need (the key, the
+	 * response, its destination): memory for Timer J stays small */
+	upstream(stx->req, &stx->up);
+	stx->up_conn = stx->req->conn;
 	j = stx->req->src.proto == GW_UDP ? 64u * gw->conf->t1_ms : 0;
+	gw_msg_free(stx->req);
+	stx->req = NULL;
+	gw_msg_free(stx->down);
+	stx->down = NULL;
+	free(stx->raw);
+	stx->raw = NULL;
+	stx->raw_len = 0;
+	/* Timer J: absorb retransmissions on UDP; none on streams */
 	{
 		struct timeval tv = { (time_t)(j / 1000),
 		    (suseconds_t)(j % 1000) * 1000 };

@@ -194,7 +194,7 @@ defaults_ok(const struct gw_conf *c, const char *what)
 	is_int(c->kms_timeout, 5, "%s: kms_timeout", what);
 	is_int(c->retry_after, 30, "%s: retry_after", what);
 	is_int(c->tcp_idle, 300, "%s: tcp_idle", what);
-	is_int(c->max_txn, 65536, "%s: max_txn", what);
+	is_int(c->max_txn, 262144, "%s: max_txn", what);
 	is_mem(c->psk, c->psk_len,
 	    "\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f"
 	    "\xf0\xe1\xd2\xc3\xb4\xa5\x96\x87\x78\x69\x5a\x4b\x3c\x2d\x1e\x0f",
