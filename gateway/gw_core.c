@@ -231,6 +231,8 @@ relay_request(struct gw *gw, struct gw_msg *m)
 	    &port) == 0)
 		gw_rr_push(m, m->src.proto, gw->conf->via_host != NULL ?
 		    gw->conf->via_host : host, port);
+	if (strcmp(method, "REGISTER") == 0)
+		gw_deliver_register_req(gw, m);
 	relay_branch(gw, m, branch, sizeof(branch));
 	if (gw_tp_local(gw->tp, next.proto, next.ss.ss_family, &host,
 	    &port) != 0) {

@@ -50,6 +50,8 @@ struct gw {
 	GHashTable	*presence;	/* AoR -> int64_t: registered until
 					 * (Unix s), or -1: not reachable */
 	GHashTable	*busy;		/* AoR -> a delivery in flight */
+	GHashTable	*reg_asked;	/* REGISTER relayed: Call-ID LF CSeq ->
+					 * 1 removal, 2 binding */
 	struct event	*tick_ev;	/* 1 s: due deliveries, expiry */
 	uint64_t	 ticks;
 
@@ -143,6 +145,7 @@ int gw_deliver_offline(struct gw *gw, const char *aor);
 void gw_deliver_store(struct gw_stx *stx, int64_t next_attempt);
 int gw_deliver_intercept(struct gw_stx *stx, int status);
 void gw_deliver_register(struct gw *gw, const struct gw_msg *resp);
+void gw_deliver_register_req(struct gw *gw, const struct gw_msg *req);
 void gw_stx_dispose(struct gw_stx *stx);
 
 /* gw_kms.c */

@@ -86,6 +86,19 @@ presence_set(struct gw *gw, const char *aor, int64_t until)
 }
 
 static void kick(struct gw *gw, const char *aor);
+static void kick_now(struct gw *gw, const char *aor);
+
+/* reg_key - "Call-ID LF CSeq number" of a REGISTER or its response */
+static char *
+reg_key(const struct gw_msg *m)
+{
+	if (m->sip->call_id == NULL || m->sip->cseq == NULL)
+		return NULL;
+	return g_strdup_printf("%s@%s\n%s", m->sip->call_id->number ?
+	    m->sip->call_id->number : "", m->sip->call_id->host ?
+	    m->sip->call_id->host : "", m->sip->cseq->number ?
+	    m->sip->cseq->number : "");
+}
 
 /* contact_expires - the longest expiry among the Contacts of a 2xx to a
  *	REGISTER; -1 if it lists none (a query) */
@@ -114,24 +127,55 @@ contact_expires(const struct gw_msg *m)
 	return best;
 }
 
+/*
+ * gw_deliver_register_req - a REGISTER relayed: remember the expiry it
+ *	asks for, since a registrar's 2xx to a removal lists no Contact at
+ *	all (RFC 3261 10.3 step 8)
+ */
+void
+gw_deliver_register_req(struct gw *gw, const struct gw_msg *req)
+{
+	char *key;
+	long e;
+
+	if ((key = reg_key(req)) == NULL)
+		return;
+	if (g_hash_table_size(gw->reg_asked) > 10000)
+		g_hash_table_remove_all(gw->reg_asked);	/* unanswered */
+	e = contact_expires(req);
+	g_hash_table_replace(gw->reg_asked, key, GINT_TO_POINTER(e == 0 ?
+	    1 : 2));
+}
+
 void
 gw_deliver_register(struct gw *gw, const struct gw_msg *resp)
 {
-	char *aor;
+	char *aor, *key;
+	gpointer asked = NULL;
 	long e;
 
 	if (resp->sip->cseq == NULL || resp->sip->cseq->method == NULL ||
 	    strcmp(resp->sip->cseq->method, "REGISTER") != 0 ||
-	    gw_msg_status(resp) / 100 != 2)
+	    gw_msg_status(resp) < 200)
+		return;
+	if ((key = reg_key(resp)) != NULL) {
+		asked = g_hash_table_lookup(gw->reg_asked, key);
+		g_hash_table_remove(gw->reg_asked, key);
+		g_free(key);
+	}
+	if (gw_msg_status(resp) / 100 != 2)
 		return;
 	if ((aor = gw_msg_to_aor(resp)) == NULL)
 		return;
-	if ((e = contact_expires(resp)) > 0) {
+	e = contact_expires(resp);
+	if (e < 0 && GPOINTER_TO_INT(asked) == 1)
+		e = 0;		/* a removal, answered without Contact */
+	if (e > 0) {
 		if (gw_deliver_offline(gw, aor))
 			log_info("registration aor=%s expires=%ld: online",
 			    aor, e);
 		presence_set(gw, aor, now_s(gw) + e);
-		kick(gw, aor);
+		kick_now(gw, aor);
 	} else if (e == 0) {
 		log_info("registration aor=%s removed: offline", aor);
 		presence_set(gw, aor, -1);
@@ -493,15 +537,33 @@ next_done(void *arg, struct gw_job *j)
 	stx->q_rcpt = strdup(j->msg.rcpt);
 	stx->q_sender = strdup(j->msg.sender);
 	stx->q_arrived = j->msg.arrived;
-	snprintf(stx->branch, sizeof(stx->branch), GW_BRANCH_MSG "q%llx",
-	    (unsigned long long)j->msg.id);
+	/* the same for every attempt of this message, and for no other
+	 * (ids are never reused; its MIKEY T tells apart two stores) */
+	snprintf(stx->branch, sizeof(stx->branch), GW_BRANCH_MSG "q%llx.%llx",
+	    (unsigned long long)j->msg.id,
+	    (unsigned long long)j->msg.mikey_t);
 	gw_job_free(j);
 	gw_stx_start(stx);
 }
 
+static void kick_flush(struct gw *gw, const char *aor, int flush);
+
 /* kick - start delivering to aor if it has no delivery in flight */
 static void
 kick(struct gw *gw, const char *aor)
+{
+	kick_flush(gw, aor, 0);
+}
+
+/* kick_now - the same, and forget its back-off: it just registered */
+static void
+kick_now(struct gw *gw, const char *aor)
+{
+	kick_flush(gw, aor, 1);
+}
+
+static void
+kick_flush(struct gw *gw, const char *aor, int flush)
 {
 	struct gw_job *j;
 	int64_t *v;
@@ -517,6 +579,7 @@ kick(struct gw *gw, const char *aor)
 		return;
 	}
 	j->now = now_s(gw);
+	j->when = flush;
 	g_hash_table_add(gw->busy, g_strdup(aor));
 	gw_store_submit(gw->store, j);
 }
@@ -605,6 +668,8 @@ gw_deliver_init(struct gw *gw, char *err, size_t errlen)
 	    g_free);
 	gw->busy = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
 	    NULL);
+	gw->reg_asked = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+	    NULL);
 	if (!c->store)
 		return 0;
 	memset(&lim, 0, sizeof(lim));
@@ -663,5 +728,7 @@ gw_deliver_free(struct gw *gw)
 		g_hash_table_destroy(gw->presence);
 	if (gw->busy != NULL)
 		g_hash_table_destroy(gw->busy);
-	gw->presence = gw->busy = NULL;
+	if (gw->reg_asked != NULL)
+		g_hash_table_destroy(gw->reg_asked);
+	gw->presence = gw->busy = gw->reg_asked = NULL;
 }

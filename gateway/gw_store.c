@@ -114,6 +114,11 @@ run_one(struct gw_store *s, struct gw_job *j)
 	case GW_JOB_PUT:	/* batched by the caller */
 		break;
 	case GW_JOB_NEXT:
+		/* when = 1: the user just came online: retry now */
+		if (j->when == 1 && queue_flush(s->q, j->rcpt, NULL) !=
+		    QUEUE_OK) {
+			/* not fatal: the back-off just stays */
+		}
 		j->err = queue_next_for(s->q, j->rcpt, j->now, &j->msg,
 		    &j->next_attempt);
 		break;

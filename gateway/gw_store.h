@@ -19,7 +19,8 @@ struct gw_store;
 
 enum gw_job_kind {
 	GW_JOB_PUT,		/* in: nw (+ copies); out: err, id */
-	GW_JOB_NEXT,		/* in: rcpt, now; out: err, msg */
+	GW_JOB_NEXT,		/* in: rcpt, now, when (1: flush its
+				 * back-off first); out: err, msg */
 	GW_JOB_DELETE,		/* in: id, img (replay state, may be NULL) */
 	GW_JOB_DEFER,		/* in: id, when */
 	GW_JOB_QUARANTINE,	/* in: id, reason */

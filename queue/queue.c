@@ -49,7 +49,8 @@
 
 static const char *const schema_sql =
 	"CREATE TABLE msg ("
-	" id INTEGER PRIMARY KEY,"
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"	/* never reused: the
+		 * gateway puts it in the Via branch of a delivery */
 	" rcpt TEXT NOT NULL,"
 	" sender TEXT NOT NULL,"
 	" mikey_t INTEGER NOT NULL,"	/* NTP bits read as signed */

@@ -901,3 +901,151 @@ gw_udp_req() {
 	print join(" ", @st), "\n";' "$_dest" "$_file" "$KT/$_n" "$@" \
 	    2>"$KT/$_n.uerr")
 }
+
+# ---- deferred delivery helpers, added for tests/integ/t_gw_store.sh
+#
+#   sipp_uas_scen NAME PORT SCENARIO [u1|t1] [ARGS...]
+#                            sipp_uas_start with the scenario file
+#                            $GW_SIPP_DIR/SCENARIO (e.g.
+#                            uas_message_slow.xml), plus statistics every
+#                            second in $KT/NAME.stat (-trace_stat)
+#   sipp_uas_calls NAME      the incoming calls sipp created so far
+#                            (IncomingCall(C) of the last line of
+#                            $KT/NAME.stat; 0 if none yet): one per
+#                            Call-ID, a retransmission absorbed by the
+#                            call is not counted
+#   sipp_register NAME DEST USER DOMAIN CONTACT EXPIRES [u1|t1]
+#                            uac_register.xml: REGISTER sip:DOMAIN for
+#                            sip:USER@DOMAIN with Contact
+#                            <sip:USER@CONTACT> (CONTACT = host:port) and
+#                            Expires: EXPIRES, sent to DEST; $sipp_status
+#   sipp_rx_table NAME [METHOD]
+#                            one line per request (METHOD, default
+#                            MESSAGE) received in $KT/NAME.msg, in order,
+#                            tab-separated: N, Call-ID, top Via branch,
+#                            From AoR, P-Asserted-Identity, Content-Type
+#                            (blanks removed), the body (CR, LF, TAB and
+#                            backslash escaped as \r \n \t \\)
+#   sipp_rx_inflight NAME    the most MESSAGEs (distinct Call-IDs) a UAS
+#                            had received and not yet answered (final
+#                            sent) at once, by $KT/NAME.msg: 1 when its
+#                            peer sends one at a time (needs a UAS that
+#                            answers after a delay: uas_message_slow.xml)
+#   sipp_tx_table NAME       for a UAC: one line per MESSAGE sent (the
+#                            first send of each Call-ID), in order,
+#                            tab-separated: Call-ID, the last final status
+#                            received for it ("none" if none), the body
+#                            (escaped as above)
+
+sipp_uas_scen() {
+	_n=$1 _port=$2 _sf=$3 _t=${4:-u1}
+	shift 3
+	[ $# -gt 0 ] && shift
+	rm -f "$KT/$_n.msg" "$KT/$_n.err" "$KT/$_n.stat"
+	$SIPP_WRAP "$SIPP" -sf "$GW_SIPP_DIR/$_sf" -t "$_t" \
+	    -i 127.0.0.1 -p "$_port" -d "$SIPP_HOLD" -buff_size "$SIPP_BUFF" \
+	    -nostdin -trace_msg -message_file "$KT/$_n.msg" \
+	    -trace_err -error_file "$KT/$_n.err" \
+	    -trace_stat -stf "$KT/$_n.stat" -fd 1 "$@" \
+	    >"$KT/$_n.out" 2>&1 &
+	gw_track "$_n" $!
+	eval "sipp_pid_$_n=$!"
+	if [ "$_t" = t1 ]; then
+		gw_wait_cond 10 gw_tcp_listening "$_port"
+	else
+		gw_wait_cond 10 gw_udp_bound "$_port"
+	fi || {
+		echo "# sipp_uas_scen $_n: port $_port not bound" >&2
+		gw_dump_log "$_n" 20 >&2
+		return 1
+	}
+}
+
+sipp_uas_calls() {
+	awk -F';' 'NR == 1 { for (i = 1; i <= NF; i++)
+		if ($i == "IncomingCall(C)") c = i; next }
+	    c { v = $c } END { print v + 0 }' "$KT/$1.stat" 2>/dev/null ||
+	    echo 0
+}
+
+sipp_register() {
+	_n=$1
+	gw_free_port || return 1
+	rm -f "$KT/$_n.msg"
+	timeout "${SIPP_TIMEOUT:-60}" $SIPP_WRAP "$SIPP" \
+	    -sf "$GW_SIPP_DIR/uac_register.xml" -t "${7:-u1}" -i 127.0.0.1 \
+	    -p "$gw_port" -m 1 -s "$3" -key ruri_host "$4" \
+	    -key contact "$5" -key expires "$6" \
+	    -recv_timeout "${SIPP_RECV_TIMEOUT:-10000}" -nostdin \
+	    -trace_msg -message_file "$KT/$_n.msg" \
+	    -trace_err -error_file "$KT/$_n.err" "$2" >"$KT/$_n.out" 2>&1
+	sipp_rc=$?
+	sipp_status=$(sipp_status "$KT/$_n.msg")
+}
+
+# the perl behind sipp_rx_table, sipp_rx_inflight and sipp_tx_table: the
+# blocks of a -trace_msg file are "PROTO message received [LEN] bytes :"
+# or "PROTO message sent (LEN bytes):", a blank line, LEN bytes
+_sipp_tab_pl='
+my ($mode, $file, $method) = @ARGV;
+local $/; open my $f, "<", $file or exit 0; binmode $f; my $t = <$f>;
+sub esc { my $s = shift; $s =~ s/\\/\\\\/g; $s =~ s/\r/\\r/g;
+	$s =~ s/\n/\\n/g; $s =~ s/\t/\\t/g; $s }
+sub hdr { my ($h, @names) = @_;
+	for my $n (@names) {
+		return $1 if $h =~ /(?:^|\r\n)\Q$n\E[ \t]*:[ \t]*([^\r\n]*)/i;
+	}
+	"" }
+sub aor { my $v = shift; $v =~ /<([^>]*)>/ ? $1 : (split /;/, $v)[0] }
+my ($n, $max) = (0, 0);
+my (%open, %seen, @order, %final, %body);
+while ($t =~ /(?:UDP|TCP|TLS|SCTP) message (received \[(\d+)\] bytes :|sent \((\d+) bytes\):)\n\n/g) {
+	my $rx = defined $2;
+	my $len = $rx ? $2 : $3;
+	my $m = substr($t, pos($t), $len);
+	my $p = index($m, "\r\n\r\n");
+	my $h = $p < 0 ? $m : substr($m, 0, $p);
+	my $b = $p < 0 ? "" : substr($m, $p + 4);
+	my $cid = hdr($h, "Call-ID", "i");
+	if ($m =~ /^SIP\/2\.0 (\d{3}) /) {
+		my $st = $1;
+		next if $st < 200;
+		delete $open{$cid} unless $rx;		# a UAS answered
+		$final{$cid} = $st if $rx;		# a UAC got its answer
+		next;
+	}
+	next unless $m =~ /^([A-Z]+) \S+ SIP\/2\.0\r\n/ && $1 eq $method;
+	if ($mode eq "rx" && $rx) {
+		my ($br) = hdr($h, "Via", "v") =~ /;branch=([^;, ]+)/;
+		(my $ct = hdr($h, "Content-Type", "c")) =~ s/\s//g;
+		$n++;
+		print join("\t", $n, $cid, $br // "", aor(hdr($h, "From", "f")),
+		    hdr($h, "P-Asserted-Identity"), $ct, esc($b)), "\n";
+	} elsif ($mode eq "inflight" && $rx) {
+		next if $seen{$cid}++;
+		$open{$cid} = 1;
+		my $k = keys %open;
+		$max = $k if $k > $max;
+	} elsif ($mode eq "tx" && !$rx) {
+		next if $seen{$cid}++;
+		push @order, $cid;
+		$body{$cid} = $b;
+	}
+}
+print "$max\n" if $mode eq "inflight";
+if ($mode eq "tx") {
+	print join("\t", $_, $final{$_} // "none", esc($body{$_})), "\n"
+	    for @order;
+}'
+
+sipp_rx_table() {
+	perl -e "$_sipp_tab_pl" rx "$KT/$1.msg" "${2:-MESSAGE}"
+}
+
+sipp_rx_inflight() {
+	perl -e "$_sipp_tab_pl" inflight "$KT/$1.msg" MESSAGE
+}
+
+sipp_tx_table() {
+	perl -e "$_sipp_tab_pl" tx "$KT/$1.msg" MESSAGE
+}
