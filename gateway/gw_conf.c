@@ -1256,6 +1256,103 @@ conf_store(struct ld *l, struct gw_conf *c)
 	return 0;
 }
 
+/*
+ * conf_lists - the [list URI] and [group URI] sections: members (AoRs
+ *	for a list: it sends to each; patterns for a group); a list has
+ *	mode = fanout (re-encryption is not built yet: refused)
+ */
+static int
+conf_lists(struct ld *l, struct gw_conf *c)
+{
+	static const char *const list_keys[] = { "mode", "members", NULL };
+	static const char *const group_keys[] = { "members", NULL };
+	struct gw_group *g;
+	gchar **groups;
+	const char *uri, *why;
+	char *mode = NULL;
+	size_t i, k;
+	int rc = -1, list;
+
+	groups = g_key_file_get_groups(l->kf, NULL);
+	for (i = 0; groups[i] != NULL; i++) {
+		if (strncmp(groups[i], "list ", 5) == 0)
+			list = 1;
+		else if (strncmp(groups[i], "group ", 6) == 0)
+			list = 0;
+		else
+			continue;
+		l->group = groups[i];
+		uri = groups[i] + (list ? 5 : 6);
+		if ((why = check_uri(uri, URI_NEED_USER)) != NULL) {
+			fail(l, NULL, "the section's URI: %s", why);
+			goto done;
+		}
+		if (c->ngroups == GW_MAX_GROUPS) {
+			fail(l, NULL, "more than %d [list] and [group] "
+			    "sections", GW_MAX_GROUPS);
+			goto done;
+		}
+		for (k = 0; k < c->ngroups; k++)
+			if (g_ascii_strcasecmp(c->groups[k].uri, uri) == 0) {
+				fail(l, NULL, "a second section for %s", uri);
+				goto done;
+			}
+		if (check_keys(l, list ? list_keys : group_keys) != 0)
+			goto done;
+		g = &c->groups[c->ngroups++];
+		if ((g->uri = strdup(uri)) == NULL) {
+			fail(l, NULL, "out of memory");
+			goto done;
+		}
+		g->list = list;
+		if (get_list(l, "members", NULL, LIST_AOR, g->members,
+		    &g->nmembers) != 0)
+			goto done;
+		if (g->nmembers == 0) {
+			fail(l, "members", "required: the group's members");
+			goto done;
+		}
+		if (list) {
+			for (k = 0; k < g->nmembers; k++)
+				if (strchr(g->members[k], '*') != NULL) {
+					fail(l, "members", "\"%s\": a list "
+					    "sends to each member: no '*'",
+					    g->members[k]);
+					goto done;
+				}
+			free(mode);
+			mode = NULL;
+			if (get_string(l, "mode", "fanout", &mode) != 0)
+				goto done;
+			if (mode == NULL || strcmp(mode, "fanout") != 0) {
+				fail(l, "mode", "\"%s\": only fanout is built "
+				    "(re-encryption is not yet)", mode ?
+				    mode : "");
+				goto done;
+			}
+		}
+	}
+	rc = 0;
+done:
+	free(mode);
+	g_strfreev(groups);
+	l->group = NULL;
+	return rc;
+}
+
+const struct gw_group *
+gw_group_find(const struct gw_conf *c, const char *uri)
+{
+	size_t i;
+
+	if (uri == NULL)
+		return NULL;
+	for (i = 0; i < c->ngroups; i++)
+		if (g_ascii_strcasecmp(c->groups[i].uri, uri) == 0)
+			return &c->groups[i];
+	return NULL;
+}
+
 /* check_groups - every group of the file is one we know */
 static int
 check_groups(struct ld *l)
@@ -1268,6 +1365,9 @@ check_groups(struct ld *l)
 
 	groups = g_key_file_get_groups(l->kf, NULL);
 	for (i = 0; groups[i] != NULL && rc == 0; i++) {
+		if (strncmp(groups[i], "list ", 5) == 0 ||
+		    strncmp(groups[i], "group ", 6) == 0)
+			continue;	/* conf_lists */
 		for (j = 0; known[j] != NULL; j++)
 			if (strcmp(groups[i], known[j]) == 0)
 				break;
@@ -1341,7 +1441,7 @@ gw_conf_load(const char *path, struct gw_conf **out, char *err,
 	if (check_groups(&l) != 0 || conf_gateway(&l, c) != 0 ||
 	    conf_listen(&l, c) != 0 || conf_admin(&l, c) != 0 ||
 	    conf_route(&l, c) != 0 || conf_sip(&l, c) != 0 ||
-	    conf_store(&l, c) != 0)
+	    conf_store(&l, c) != 0 || conf_lists(&l, c) != 0)
 		goto done;
 	*out = c;
 	c = NULL;
@@ -1367,6 +1467,8 @@ strv_free(char **v, size_t n)
 void
 gw_conf_free(struct gw_conf *c)
 {
+	size_t i, k;
+
 	if (c == NULL)
 		return;
 	explicit_bzero(c->psk, sizeof(c->psk));
@@ -1378,6 +1480,11 @@ gw_conf_free(struct gw_conf *c)
 	free(c->kms_ca_file);
 	free(c->state_dir);
 	free(c->store_db);
+	for (i = 0; i < c->ngroups; i++) {
+		free(c->groups[i].uri);
+		for (k = 0; k < c->groups[i].nmembers; k++)
+			free(c->groups[i].members[k]);
+	}
 	free(c->sign_cert);
 	free(c->sign_key);
 	free(c->trust_ca);

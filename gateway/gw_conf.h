@@ -30,8 +30,26 @@ struct gw_hop {
 	struct gw_peer	 peer;		/* resolved at load time */
 };
 
+/*
+ * A group URI (design.md 3, "List server").  [group URI] sections give
+ * the members (patterns, as in kms.conf: sip:*@corp.example) of groups
+ * whose tickets this gateway may see, so that a ticket naming the group
+ * is accepted for a member only.  [list URI] sections are groups this
+ * gateway serves as list server: MESSAGEs to the URI are fanned out to
+ * the members (AoRs).
+ */
+#define GW_MAX_GROUPS	64
+struct gw_group {
+	char		*uri;
+	int		 list;		/* 1: [list], served here */
+	char		*members[GW_MAX_LIST];
+	size_t		 nmembers;
+};
+
 struct gw_conf {
 	char		*path;		/* the file loaded */
+	struct gw_group	 groups[GW_MAX_GROUPS];
+	size_t		 ngroups;
 	/* [gateway] */
 	char		*identity;	/* our URI at the KMS (act_for users) */
 	char		*kms_url;
@@ -125,6 +143,10 @@ int gw_domain_in(char *const *list, size_t n, const char *domain);
  *	an entry may be a gw_domain_in pattern; sip: and sips: are the same;
  *	";params" of the AoR are ignored, a port is not) */
 int gw_uri_in(char *const *list, size_t n, const char *aor);
+/* gw_group_find - the [group] or [list] section of uri, or NULL */
+const struct gw_group *gw_group_find(const struct gw_conf *c,
+    const char *uri);
+
 /* gw_type_allowed - 1 if the Content-Type value (params ignored) is
  *	allowed by list (entries as in allow_types; "text" matches any
  *	text/subtype).

@@ -506,9 +506,15 @@ do_unwrap(struct gw_stx *stx)
 	stx->hold->hold_id = r->hold_id;	/* the plaintext goes below */
 	/* the KMS let us resolve because we act for the domain: the ticket
 	 * must also name this recipient */
-	if (r->addressed_to != NULL)
+	if (r->addressed_to != NULL) {
+		const struct gw_group *g;
+
 		named = g_ascii_strcasecmp(r->addressed_to, to) == 0;
-	else {
+		/* a ticket for a group: To must be one of its members */
+		if (!named && (g = gw_group_find(gw->conf,
+		    r->addressed_to)) != NULL)
+			named = gw_uri_in(g->members, g->nmembers, to);
+	} else {
 		for (named = 0, i = 0; i < r->nto && !named; i++)
 			named = g_ascii_strcasecmp(r->to[i], to) == 0;
 		for (i = 0; i < r->ncc && !named; i++)
@@ -620,6 +626,86 @@ on_message(struct gw *gw, struct gw_msg *m, const struct gw_rx *rx)
 }
 
 /*
+ * fan_out - a MESSAGE for a list served here: one copy per member, the
+ *	body unchanged (a group ticket every member resolves as itself; the
+ *	KMS checks membership), R-URI and To the member, SIP From kept.
+ *	Each copy goes its own way (a local member: unwrapped or stored
+ *	here; another domain: passed on, protected) as a local transaction;
+ *	child_done() (gw_deliver.c) answers the sender when all have ended.
+ */
+static void
+fan_out(struct gw_stx *stx, const struct gw_group *g)
+{
+	struct gw *gw = stx->gw;
+	struct gw_stx *kids[GW_MAX_LIST];
+	struct gw_msg *cm;
+	osip_uri_t *u;
+	char *wire = NULL;
+	size_t i, n = 0, len;
+
+	log_info("list %s: fan-out to %zu members", g->uri, g->nmembers);
+	for (i = 0; i < g->nmembers; i++) {
+		if (msg_clone(stx->req, &cm) != 0)
+			goto fail;
+		{
+			char *ct = gw_msg_ctype(stx->req);
+
+			if (gw_msg_set_body(cm, ct, stx->req->body,
+			    stx->req->body_len) != 0) {
+				free(ct);
+				gw_msg_free(cm);
+				goto fail;
+			}
+			free(ct);
+		}
+		/* R-URI and To: the member */
+		u = NULL;
+		if (osip_uri_init(&u) != 0 || osip_uri_parse(u,
+		    g->members[i]) != 0) {
+			osip_uri_free(u);
+			gw_msg_free(cm);
+			goto fail;
+		}
+		osip_uri_free(cm->sip->req_uri);
+		cm->sip->req_uri = u;
+		u = NULL;
+		if (cm->sip->to != NULL && (osip_uri_init(&u) != 0 ||
+		    osip_uri_parse(u, g->members[i]) != 0)) {
+			osip_uri_free(u);
+			gw_msg_free(cm);
+			goto fail;
+		}
+		if (cm->sip->to != NULL) {
+			osip_uri_free(cm->sip->to->url);
+			cm->sip->to->url = u;
+		}
+		osip_message_force_update(cm->sip);
+		if ((kids[n] = gw_stx_new_local(gw, cm)) == NULL) {
+			gw_msg_free(cm);
+			goto fail;
+		}
+		kids[n]->parent = stx;
+		kids[n]->member = strdup(g->members[i]);
+		/* its bytes, should the member be offline (stored as is) */
+		if (gw->store != NULL && gw_msg_serialize(cm, &wire,
+		    &len) == 0) {
+			kids[n]->raw = (uint8_t *)wire;
+			kids[n]->raw_len = len;
+			wire = NULL;
+		}
+		n++;
+	}
+	stx->nchild = n;
+	for (i = 0; i < n; i++)
+		gw_stx_start(kids[i]);	/* may end at once: nchild is set */
+	return;
+fail:
+	for (i = 0; i < n; i++)
+		gw_stx_dispose(kids[i]);
+	reject(stx, 500, GW_REJ_INTERNAL, "internal error", "fan-out copy");
+}
+
+/*
  * gw_stx_start - decide what to do with the MESSAGE of stx and do it:
  *	the request to send on, its next hop, wrap / unwrap / pass, or store
  *	it for an offline user
@@ -655,6 +741,17 @@ gw_stx_start(struct gw_stx *stx)
 	rhost = uri_host(m->sip->req_uri);
 	fhost = aor_host(from);
 	prot = is_protected(m);
+	if (stx->parent == NULL && gw_domain_in(c->local_domains, c->nlocal,
+	    rhost)) {
+		char *ruri = gw_msg_ruri_aor(m);
+		const struct gw_group *g = gw_group_find(c, ruri);
+
+		free(ruri);
+		if (g != NULL && g->list) {
+			fan_out(stx, g);
+			goto out;
+		}
+	}
 	if (gw_domain_in(c->local_domains, c->nlocal, rhost)) {
 		if (prot && stx->q_id == 0 && stx->raw != NULL &&
 		    gw_deliver_offline(gw, to)) {

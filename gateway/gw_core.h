@@ -94,6 +94,12 @@ struct gw_stx {
 	int		 refused_here;	/* we refused it (not the next hop) */
 	int		 refuse_err;	/* the IMGATE_ERR_* then */
 	char		 branch[48];	/* fixed downstream branch, "" random */
+	/* list fan-out: the list's transaction and its members' copies */
+	struct gw_stx	*parent;	/* a copy: the list's stx */
+	char		*member;	/* a copy: its member */
+	size_t		 nchild, ndone, nok;
+	int		 first_fail;
+	GString		*failed;	/* "sip:x (480), ..." */
 };
 
 /* A client transaction for the MESSAGE we send on (RFC 3261 17.1.2). */
@@ -147,6 +153,8 @@ int gw_deliver_intercept(struct gw_stx *stx, int status);
 void gw_deliver_register(struct gw *gw, const struct gw_msg *resp);
 void gw_deliver_register_req(struct gw *gw, const struct gw_msg *req);
 void gw_stx_dispose(struct gw_stx *stx);
+void gw_deliver_report(struct gw *gw, const char *to, const char *rcpt,
+    int64_t arrived, const char *why);
 
 /* gw_kms.c */
 struct gw_kms *gw_kms_new(struct gw *gw, char *err, size_t errlen);

@@ -250,9 +250,9 @@ gw_deliver_store(struct gw_stx *stx, int64_t next_attempt)
 /* ---------------------------------------------------------------------- */
 /* Reports to the sender */
 
-static void
-report(struct gw *gw, const char *to, const char *rcpt, int64_t arrived,
-    const char *why)
+void
+gw_deliver_report(struct gw *gw, const char *to, const char *rcpt,
+    int64_t arrived, const char *why)
 {
 	struct gw_msg *m = NULL;
 	struct gw_stx *stx;
@@ -393,7 +393,7 @@ delivery_outcome(struct gw_stx *stx, int status)
 			return;
 		case IMGATE_ERR_EXPIRED:
 			gw->m.expired++;
-			report(gw, stx->q_sender, aor, stx->q_arrived,
+			gw_deliver_report(gw, stx->q_sender, aor, stx->q_arrived,
 			    "its key expired before it could be delivered");
 			job(gw, GW_JOB_DELETE, stx->q_id, 0, aor, gw,
 			    after_done);
@@ -402,7 +402,7 @@ delivery_outcome(struct gw_stx *stx, int status)
 			gw->m.quarantined++;
 			snprintf(why, sizeof(why), "it could not be opened (%s)",
 			    imgate_strerror(stx->refuse_err));
-			report(gw, stx->q_sender, aor, stx->q_arrived, why);
+			gw_deliver_report(gw, stx->q_sender, aor, stx->q_arrived, why);
 			/* the store runs jobs in order: the QUARANTINE before
 			 * the NEXT that kick() asks for */
 			job(gw, GW_JOB_QUARANTINE, stx->q_id, 0, why, NULL,
@@ -428,7 +428,7 @@ delivery_outcome(struct gw_stx *stx, int status)
 	gw->m.quarantined++;
 	snprintf(why, sizeof(why), "the recipient's user agent refused it "
 	    "(%d)", status);
-	report(gw, stx->q_sender, aor, stx->q_arrived, why);
+	gw_deliver_report(gw, stx->q_sender, aor, stx->q_arrived, why);
 	job(gw, GW_JOB_QUARANTINE, stx->q_id, 0, why, NULL, NULL);
 	unbusy(gw, aor);
 	kick(gw, aor);
@@ -447,6 +447,59 @@ job(struct gw *gw, enum gw_job_kind kind, int64_t id, int64_t when,
 	if (reason != NULL)
 		j->reason = strdup(reason);
 	gw_store_submit(gw->store, j);
+}
+
+/*
+ * child_done - a member's copy of a list MESSAGE ended with status; when
+ *	the last one has, the sender gets 200 if every member accepted it
+ *	(delivered or stored), else 200 and a report naming the members that
+ *	failed, or the first failure if none accepted it (issue 7: a
+ *	member's failure never blocks the others)
+ */
+static void
+child_done(struct gw_stx *child, int status)
+{
+	struct gw_stx *p = child->parent;
+	struct gw *gw = child->gw;
+	char *from, *list;
+
+	p->ndone++;
+	if (status / 100 == 2)
+		p->nok++;
+	else {
+		if (p->first_fail == 0)
+			p->first_fail = status;
+		if (p->failed == NULL)
+			p->failed = g_string_new(NULL);
+		g_string_append_printf(p->failed, "%s%s (%d)", p->failed->len ?
+		    ", " : "", child->member, status);
+	}
+	if (p->ndone < p->nchild)
+		return;
+	log_info("list fan-out done: %zu of %zu members accepted%s%s",
+	    p->nok, p->nchild, p->failed ? "; failed: " : "",
+	    p->failed ? p->failed->str : "");
+	if (p->nok == p->nchild) {
+		gw_stx_respond(p, 200, NULL, NULL, NULL);
+		return;
+	}
+	if (p->nok == 0) {
+		gw_stx_respond(p, p->first_fail, NULL, "no member of the list "
+		    "accepted the message", NULL);
+		return;
+	}
+	from = gw_msg_from_aor(p->req);
+	list = gw_msg_to_aor(p->req);
+	gw_stx_respond(p, 200, NULL, NULL, NULL);
+	if (from != NULL && list != NULL) {
+		char why[400];
+
+		snprintf(why, sizeof(why), "the list could not deliver it to "
+		    "%s", p->failed->str);
+		gw_deliver_report(gw, from, list, now_s(gw), why);
+	}
+	free(from);
+	free(list);
 }
 
 int
@@ -480,7 +533,7 @@ gw_deliver_intercept(struct gw_stx *stx, int status)
 	}
 	if (gw->store != NULL && stx->op == GW_OP_UNWRAP && stx->raw !=
 	    NULL && !stx->refused_here && (status == 404 || status == 408 ||
-	    status == 480)) {
+	    status == 480) && stx->state != GW_STX_COMPLETED) {
 		if ((aor = gw_msg_to_aor(stx->req)) != NULL) {
 			log_info("message for %s: %d from inside, storing it",
 			    aor, status);
@@ -489,6 +542,11 @@ gw_deliver_intercept(struct gw_stx *stx, int status)
 			free(aor);
 		}
 		gw_deliver_store(stx, now_s(gw) + gw->conf->retry_min);
+		return 1;
+	}
+	if (stx->parent != NULL) {
+		child_done(stx, status);
+		gw_stx_dispose(stx);
 		return 1;
 	}
 	return 0;
@@ -610,7 +668,7 @@ expire_done(void *arg, struct gw_job *j)
 		    "arrived=%lld: removed", (long long)j->expired[i].id,
 		    j->expired[i].rcpt, j->expired[i].sender,
 		    (long long)j->expired[i].arrived);
-		report(gw, j->expired[i].sender, j->expired[i].rcpt,
+		gw_deliver_report(gw, j->expired[i].sender, j->expired[i].rcpt,
 		    j->expired[i].arrived, "it expired before the "
 		    "recipient came online");
 	}

@@ -172,6 +172,9 @@ stx_free(struct gw_stx *stx)
 	imgate_result_free(stx->hold);
 	free(stx->q_rcpt);
 	free(stx->q_sender);
+	free(stx->member);
+	if (stx->failed != NULL)
+		g_string_free(stx->failed, TRUE);
 	if (stx->gw->m.txn_server > 0)
 		stx->gw->m.txn_server--;
 	free(stx);
