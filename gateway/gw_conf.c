@@ -1293,7 +1293,7 @@ conf_lists(struct ld *l, struct gw_conf *c)
 			goto done;
 		}
 		for (k = 0; k < c->ngroups; k++)
-			if (g_ascii_strcasecmp(c->groups[k].uri, uri) == 0) {
+			if (uri_eq(c->groups[k].uri, uri)) {
 				fail(l, NULL, "a second section for %s", uri);
 				goto done;
 			}
@@ -1340,6 +1340,25 @@ done:
 	return rc;
 }
 
+/* uri_eq - scheme and host ignoring case, the user part exactly (as the
+ *	KMS compares identities, kms/FORMATS.md 2) */
+static int
+uri_eq(const char *a, const char *b)
+{
+	const char *ca = strchr(a, ':'), *cb = strchr(b, ':');
+	const char *aa = strrchr(a, '@'), *ab = strrchr(b, '@');
+
+	if (ca == NULL || cb == NULL || ca - a != cb - b ||
+	    g_ascii_strncasecmp(a, b, (gsize)(ca - a)) != 0)
+		return 0;
+	if ((aa == NULL) != (ab == NULL))
+		return 0;
+	if (aa == NULL)
+		return g_ascii_strcasecmp(ca, cb) == 0;
+	return aa - ca == ab - cb && strncmp(ca, cb, (size_t)(aa - ca)) == 0 &&
+	    g_ascii_strcasecmp(aa, ab) == 0;
+}
+
 const struct gw_group *
 gw_group_find(const struct gw_conf *c, const char *uri)
 {
@@ -1348,7 +1367,7 @@ gw_group_find(const struct gw_conf *c, const char *uri)
 	if (uri == NULL)
 		return NULL;
 	for (i = 0; i < c->ngroups; i++)
-		if (g_ascii_strcasecmp(c->groups[i].uri, uri) == 0)
+		if (uri_eq(c->groups[i].uri, uri))
 			return &c->groups[i];
 	return NULL;
 }

@@ -448,6 +448,22 @@ static const struct {
 	{ "tcp_idle zero", { { "sip", "tcp_idle", "0" } }, "[sip] tcp_idle:" },
 	{ "unknown sip key", { { "sip", "t3_ms", "1" } },
 	    "[sip] t3_ms: unknown key" },
+	{ "list without members", { { "list sip:team@corp.example", "mode",
+	    "fanout" } }, "[list sip:team@corp.example] members: required" },
+	{ "list member with a wildcard", { { "list sip:team@corp.example",
+	    "members", "sip:*@corp.example" } }, "no '*'" },
+	{ "list re-encryption not built", { { "list sip:team@corp.example",
+	    "members", "sip:a@corp.example" }, { "list sip:team@corp.example",
+	    "mode", "reencrypt" } }, "only fanout is built" },
+	{ "list URI without user", { { "list sip:corp.example", "members",
+	    "sip:a@corp.example" } }, "[list sip:corp.example]" },
+	{ "group with an unknown key", { { "group sip:team@x.example",
+	    "exploders", "sip:gw@x.example" } },
+	    "[group sip:team@x.example] exploders: unknown key" },
+	{ "store retry_min over retry_max", { { "store", "retry_min", "700" } },
+	    "[store] retry_min: 700 is greater than retry_max (600)" },
+	{ "store unknown key", { { "store", "max_days", "1" } },
+	    "[store] max_days: unknown key" },
 };
 
 /* write_edited - minimal with the edits of one case into dir/bad.conf */
@@ -530,6 +546,35 @@ load_with(const struct edit *e, size_t n, const char *what)
 	}
 	ok(1, "%s loads", what);
 	return c;
+}
+
+static void
+test_lists(void)
+{
+	static const struct edit e[2] = {
+		{ "list sip:team@corp.example", "members",
+		    "sip:a@corp.example; sip:B@Partner.Example" },
+		{ "group sip:club@partner.example", "members",
+		    "sip:*@corp.example" },
+	};
+	const struct gw_group *g;
+	struct gw_conf *c;
+
+	if ((c = load_with(e, 2, "a list and a group")) == NULL)
+		return;
+	g = gw_group_find(c, "sip:TEAM@corp.example");
+	ok(g == NULL, "group URIs: the user part is case-sensitive");
+	g = gw_group_find(c, "sip:team@corp.example");
+	ok(g != NULL && g->list && g->nmembers == 2 &&
+	    strcmp(g->members[1], "sip:B@partner.example") == 0,
+	    "the list: fan-out members, hosts lower-cased");
+	g = gw_group_find(c, "sip:club@partner.example");
+	ok(g != NULL && !g->list && gw_uri_in(g->members, g->nmembers,
+	    "sip:zed@corp.example") && !gw_uri_in(g->members, g->nmembers,
+	    "sip:zed@evilcorp.example"), "the group: membership by pattern");
+	ok(gw_group_find(c, "sip:other@corp.example") == NULL,
+	    "an unknown group is none");
+	gw_conf_free(c);
 }
 
 static void
@@ -832,6 +877,7 @@ main(void)
 	test_example();
 	test_defaults();
 	test_bad();
+	test_lists();
 	test_listen();
 	test_hops();
 	test_psk();
