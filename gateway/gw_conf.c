@@ -1256,6 +1256,25 @@ conf_store(struct ld *l, struct gw_conf *c)
 	return 0;
 }
 
+/* uri_eq - scheme and host ignoring case, the user part exactly (as the
+ *	KMS compares identities, kms/FORMATS.md 2) */
+static int
+uri_eq(const char *a, const char *b)
+{
+	const char *ca = strchr(a, ':'), *cb = strchr(b, ':');
+	const char *aa = strrchr(a, '@'), *ab = strrchr(b, '@');
+
+	if (ca == NULL || cb == NULL || ca - a != cb - b ||
+	    g_ascii_strncasecmp(a, b, (gsize)(ca - a)) != 0)
+		return 0;
+	if ((aa == NULL) != (ab == NULL))
+		return 0;
+	if (aa == NULL)
+		return g_ascii_strcasecmp(ca, cb) == 0;
+	return aa - ca == ab - cb && strncmp(ca, cb, (size_t)(aa - ca)) == 0 &&
+	    g_ascii_strcasecmp(aa, ab) == 0;
+}
+
 /*
  * conf_lists - the [list URI] and [group URI] sections: members (AoRs
  *	for a list: it sends to each; patterns for a group); a list has
@@ -1338,25 +1357,6 @@ done:
 	g_strfreev(groups);
 	l->group = NULL;
 	return rc;
-}
-
-/* uri_eq - scheme and host ignoring case, the user part exactly (as the
- *	KMS compares identities, kms/FORMATS.md 2) */
-static int
-uri_eq(const char *a, const char *b)
-{
-	const char *ca = strchr(a, ':'), *cb = strchr(b, ':');
-	const char *aa = strrchr(a, '@'), *ab = strrchr(b, '@');
-
-	if (ca == NULL || cb == NULL || ca - a != cb - b ||
-	    g_ascii_strncasecmp(a, b, (gsize)(ca - a)) != 0)
-		return 0;
-	if ((aa == NULL) != (ab == NULL))
-		return 0;
-	if (aa == NULL)
-		return g_ascii_strcasecmp(ca, cb) == 0;
-	return aa - ca == ab - cb && strncmp(ca, cb, (size_t)(aa - ca)) == 0 &&
-	    g_ascii_strcasecmp(aa, ab) == 0;
 }
 
 const struct gw_group *
