@@ -1463,6 +1463,16 @@ imgate_wrap(struct imgate_ctx *ctx, const char *from,
     const uint8_t *body, size_t len, uint8_t **out_body, size_t *out_len,
     char **out_content_type)
 {
+	return imgate_wrap_cc(ctx, from, rcpt, nrcpt, NULL, 0, content_type,
+	    body, len, out_body, out_len, out_content_type);
+}
+
+int
+imgate_wrap_cc(struct imgate_ctx *ctx, const char *from,
+    const char *const *rcpt, size_t nrcpt, const char *const *cc, size_t ncc,
+    const char *content_type, const uint8_t *body, size_t len,
+    uint8_t **out_body, size_t *out_len, char **out_content_type)
+{
 	static const uint8_t ps0[1] = { 0 };
 	const char *uniq[IMGATE_MAX_RECIPIENTS];
 	struct imgate_wrap_scratch *s;
@@ -1492,6 +1502,15 @@ imgate_wrap(struct imgate_ctx *ctx, const char *from,
 	for (i = 0; i < nrcpt; i++)
 		if (!uri_ok(rcpt[i])) {
 			detail(ctx, 0, "wrap: recipient %zu is not a URI", i);
+			return IMGATE_ERR_INVAL;
+		}
+	if (ncc > IMGATE_MAX_ADDRS || (ncc > 0 && cc == NULL)) {
+		detail(ctx, 0, "wrap: %zu cc addresses", ncc);
+		return IMGATE_ERR_INVAL;
+	}
+	for (i = 0; i < ncc; i++)
+		if (!uri_ok(cc[i])) {
+			detail(ctx, 0, "wrap: cc %zu is not a URI", i);
 			return IMGATE_ERR_INVAL;
 		}
 	if (len > ctx->o.max_body) {
@@ -1555,6 +1574,8 @@ imgate_wrap(struct imgate_ctx *ctx, const char *from,
 	pa.from = from;
 	pa.to = rcpt;
 	pa.nto = nrcpt;
+	pa.cc = cc;
+	pa.ncc = ncc;
 	pa.datetime = now_s(ctx);
 	pa.content_type = content_type;
 	pa.body = body;
@@ -1993,6 +2014,11 @@ unwrap_common(struct imgate_ctx *ctx, const char *sip_from,
 	r->body_len = msg->body_len;
 	msg->body = NULL;
 	msg->body_len = 0;
+	r->entity_type = steal(&msg->entity_type);
+	r->entity = msg->entity_body;
+	r->entity_len = msg->entity_body_len;
+	msg->entity_body = NULL;
+	msg->entity_body_len = 0;
 	r->sender = sender;
 	sender = NULL;
 	if (msg->is_signed && msg->verified_sender != NULL)
@@ -2039,6 +2065,61 @@ out:
 	return rc;
 }
 
+int
+imgate_open_inner(struct imgate_ctx *ctx, const char *content_type,
+    const uint8_t *body, size_t len, struct imgate_result **out)
+{
+	struct smime_verify_opts vo;
+	struct smime_msg *msg = NULL;
+	struct imgate_result *r = NULL;
+	size_t i;
+	int rc;
+
+	if (ctx == NULL)
+		return IMGATE_ERR_INVAL;
+	clear_detail(ctx);
+	if (content_type == NULL || body == NULL || out == NULL) {
+		detail(ctx, 0, "open inner: invalid argument");
+		return IMGATE_ERR_INVAL;
+	}
+	memset(&vo, 0, sizeof(vo));
+	vo.trust = ctx->trust;
+	vo.allow_unsigned = !ctx->o.require_signature;
+	vo.max_body = ctx->o.max_body;
+	if ((rc = smime_open(content_type, body, len, &vo, &msg)) != 0) {
+		detail(ctx, rc, "smime: inner entity: %s", smime_strerror(rc));
+		smime_msg_free(msg);
+		return map_smime(rc);
+	}
+	if ((r = calloc(1, sizeof(*r))) == NULL) {
+		smime_msg_free(msg);
+		return IMGATE_ERR_NOMEM;
+	}
+	r->content_type = steal(&msg->content_type);
+	r->body = msg->body;
+	r->body_len = msg->body_len;
+	msg->body = NULL;
+	msg->body_len = 0;
+	r->cpim_from = steal(&msg->from);
+	if (msg->is_signed && msg->verified_sender != NULL)
+		r->signer = steal(&msg->verified_sender);
+	r->sender = r->signer != NULL ? strdup(r->signer) :
+	    r->cpim_from != NULL ? strdup(r->cpim_from) : NULL;
+	for (i = 0; i < msg->nto && i < IMGATE_MAX_ADDRS; i++)
+		r->to[r->nto++] = steal(&msg->to[i]);
+	for (i = 0; i < msg->ncc && i < IMGATE_MAX_ADDRS; i++)
+		r->cc[r->ncc++] = steal(&msg->cc[i]);
+	r->datetime = msg->datetime;
+	smime_msg_free(msg);
+	if (r->content_type == NULL || r->cpim_from == NULL ||
+	    r->sender == NULL) {
+		imgate_result_free(r);
+		return IMGATE_ERR_INTERNAL;
+	}
+	*out = r;
+	return 0;
+}
+
 void
 imgate_result_free(struct imgate_result *r)
 {
@@ -2048,6 +2129,8 @@ imgate_result_free(struct imgate_result *r)
 		return;
 	free(r->content_type);
 	wipe_free(r->body, r->body_len);
+	free(r->entity_type);
+	wipe_free(r->entity, r->entity_len);
 	free(r->sender);
 	free(r->signer);
 	free(r->cpim_from);

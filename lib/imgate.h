@@ -455,6 +455,16 @@ void imgate_ctx_kms_calls(const struct imgate_ctx *ctx, uint64_t *requests,
  *	mode: IMGATE_ERR_PENDING when no ticket is cached for the sender and
  *	recipient set (nothing is written).
  */
+/*
+ * imgate_wrap_cc - imgate_wrap() with a CPIM cc list (0..IMGATE_MAX_ADDRS
+ *	AoRs; not recipients of the ticket): a list server re-encrypting for
+ *	one member names the others (design.md 3)
+ */
+IMGATE_WUR int imgate_wrap_cc(struct imgate_ctx *ctx, const char *from,
+    const char *const *rcpt, size_t nrcpt, const char *const *cc, size_t ncc,
+    const char *content_type, const uint8_t *body, size_t len,
+    uint8_t **out_body, size_t *out_len, char **out_content_type);
+
 IMGATE_WUR int imgate_wrap(struct imgate_ctx *ctx, const char *from,
     const char *const *rcpt, size_t nrcpt, const char *content_type,
     const uint8_t *body, size_t len, uint8_t **out_body, size_t *out_len,
@@ -504,6 +514,12 @@ struct imgate_result {
 					 * was cached */
 	uint64_t	 hold_id;	/* imgate_unwrap_hold(): the hold to
 					 * release; 0 otherwise */
+	/* the entity the envelope held, as it was (the signed-data or
+	 * message/cpim entity): what a list server re-encrypts unchanged
+	 * (design.md 3, "List server"); NULL for imgate_open_inner() */
+	char		*entity_type;
+	uint8_t		*entity;
+	size_t		 entity_len;
 };
 
 /*
@@ -571,6 +587,21 @@ struct imgate_info {
  */
 IMGATE_WUR int imgate_inspect(struct imgate_ctx *ctx, const char *content_type,
     const uint8_t *body, size_t len, struct imgate_info *out);
+
+/*
+ * imgate_open_inner - open an entity that is not enveloped: the content of
+ *	a message a list server re-encrypted (its user entity is the
+ *	original sender's signed-data or message/cpim entity, RFC 3862 6).
+ *	Verifies a signature against the context's trust (unsigned allowed
+ *	unless require_signature).  *out: content_type/body (the author's
+ *	entity), cpim_from (the author), signer (if signed), sender (the
+ *	signer, else the CPIM From: NOT proven by the KMS; the outer
+ *	message's sender, the list, is), to, cc, datetime.  Errors as the
+ *	CMS/CPIM part of imgate_unwrap().
+ */
+IMGATE_WUR int imgate_open_inner(struct imgate_ctx *ctx,
+    const char *content_type, const uint8_t *body, size_t len,
+    struct imgate_result **out);
 
 /* imgate_result_free - wipe and free a result; NULL is a no-op */
 void imgate_result_free(struct imgate_result *r);

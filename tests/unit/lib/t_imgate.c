@@ -1236,6 +1236,67 @@ test_hold(void)
 	imgate_ctx_free(b.ctx);
 }
 
+/* ---- list re-encryption: the entity inside, re-wrapped with cc */
+
+static void
+test_reencrypt(void)
+{
+	struct party a, b, c;
+	struct wmsg m, m2;
+	struct imgate_result *r = NULL, *r2 = NULL, *in = NULL;
+	const char *rcpt[1], *cc[1];
+	int rc;
+
+	memset(&m2, 0, sizeof(m2));
+	if (party_new(&a, ALICE, NULL) != 0 || party_new(&b, BOB, NULL) != 0 ||
+	    party_new(&c, CAROL, NULL) != 0) {
+		ok(0, "reencrypt: contexts");
+		return;
+	}
+	rc = wrap1(&a, ALICE, BOB, "to the list", &m);
+	rc = rc ? rc : imgate_unwrap(b.ctx, ALICE, m.ct, m.body, m.len, &r);
+	ok(rc == 0 && r->entity_type != NULL && strncmp(r->entity_type,
+	    "message/cpim", 12) == 0 && r->entity_len > 0,
+	    "reencrypt: the list opens it and has the entity inside (%s)",
+	    imgate_strerror(rc));
+	if (rc != 0)
+		goto out;
+	rcpt[0] = CAROL;
+	cc[0] = DAVE;
+	rc = imgate_wrap_cc(b.ctx, BOB, rcpt, 1, cc, 1, r->entity_type,
+	    r->entity, r->entity_len, &m2.body, &m2.len, &m2.ct);
+	is_int(rc, 0, "reencrypt: the list wraps that entity for carol, cc "
+	    "dave (%s)", imgate_last_detail(b.ctx));
+	rc = rc ? rc : imgate_unwrap(c.ctx, ALICE, m2.ct, m2.body, m2.len,
+	    &r2);
+	ok(rc == 0 && strcmp(r2->sender, BOB) == 0 &&
+	    r2->differs_from_sip_from && strcmp(r2->cpim_from, BOB) == 0 &&
+	    r2->nto == 1 && strcmp(r2->to[0], CAROL) == 0 && r2->ncc == 1 &&
+	    strcmp(r2->cc[0], DAVE) == 0, "reencrypt: carol opens it: "
+	    "verified sender the list, To carol, cc dave (%s)",
+	    imgate_strerror(rc));
+	rc = rc ? rc : imgate_open_inner(c.ctx, r2->content_type, r2->body,
+	    r2->body_len, &in);
+	ok(rc == 0 && strcmp(in->cpim_from, ALICE) == 0 &&
+	    strcmp(in->sender, ALICE) == 0 && in->signer == NULL &&
+	    strcmp(in->content_type, TEXT) == 0 && in->body_len == 11 &&
+	    memcmp(in->body, "to the list", 11) == 0,
+	    "reencrypt: the inner entity: author alice, her text (%s)",
+	    imgate_strerror(rc));
+	is_int(imgate_open_inner(c.ctx, TEXT, (const uint8_t *)"x", 1, &r),
+	    IMGATE_ERR_CONTENT_TYPE, "reencrypt: open_inner of a plain "
+	    "entity is refused");
+out:
+	imgate_result_free(r);
+	imgate_result_free(r2);
+	imgate_result_free(in);
+	wmsg_free(&m);
+	wmsg_free(&m2);
+	imgate_ctx_free(a.ctx);
+	imgate_ctx_free(b.ctx);
+	imgate_ctx_free(c.ctx);
+}
+
 int
 main(void)
 {
@@ -1267,6 +1328,7 @@ main(void)
 	test_interop();
 	test_async();
 	test_hold();
+	test_reencrypt();
 	mikey_rcache_free(kc.rc);
 	return done_testing();
 }
