@@ -1278,7 +1278,7 @@ uri_eq(const char *a, const char *b)
 /*
  * conf_lists - the [list URI] and [group URI] sections: members (AoRs
  *	for a list: it sends to each; patterns for a group); a list has
- *	mode = fanout (re-encryption is not built yet: refused)
+ *	mode = fanout or reencrypt
  */
 static int
 conf_lists(struct ld *l, struct gw_conf *c)
@@ -1343,10 +1343,11 @@ conf_lists(struct ld *l, struct gw_conf *c)
 			mode = NULL;
 			if (get_string(l, "mode", "fanout", &mode) != 0)
 				goto done;
-			if (mode == NULL || strcmp(mode, "fanout") != 0) {
-				fail(l, "mode", "\"%s\": only fanout is built "
-				    "(re-encryption is not yet)", mode ?
-				    mode : "");
+			if (mode != NULL && strcmp(mode, "reencrypt") == 0)
+				g->reencrypt = 1;
+			else if (mode == NULL || strcmp(mode, "fanout") != 0) {
+				fail(l, "mode", "\"%s\": fanout or reencrypt",
+				    mode ? mode : "");
 				goto done;
 			}
 		}

@@ -42,6 +42,7 @@ struct gw_hop {
 struct gw_group {
 	char		*uri;
 	int		 list;		/* 1: [list], served here */
+	int		 reencrypt;	/* [list] mode = reencrypt */
 	char		*members[GW_MAX_LIST];
 	size_t		 nmembers;
 };

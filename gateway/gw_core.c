@@ -469,14 +469,24 @@ set_display(struct gw_msg *m, const char *who)
 	osip_message_force_update(m->sip);
 }
 
+/* is_inner_entity - a user entity that is itself a protected message's
+ *	entity (message/cpim, or signed-data): a list's re-encryption */
+static int
+is_inner_entity(const char *ct)
+{
+	return ct != NULL && (g_ascii_strncasecmp(ct, "message/cpim", 12) ==
+	    0 || (g_ascii_strncasecmp(ct, "application/pkcs7-mime", 22) == 0 &&
+	    strstr(ct, "signed-data") != NULL));
+}
+
 static void
 do_unwrap(struct gw_stx *stx)
 {
 	struct gw *gw = stx->gw;
 	const struct gw_msg *m = stx->req;
-	struct imgate_result *r = NULL;
+	struct imgate_result *r = NULL, *in = NULL;
 	char *from = gw_msg_from_aor(m), *to = gw_msg_to_aor(m);
-	char *ctype = gw_msg_ctype(m), pai[IMGATE_MAX_URI + 8];
+	char *ctype = gw_msg_ctype(m), pai[2 * IMGATE_MAX_URI + 16];
 	size_t i;
 	int rc, named;
 
@@ -535,6 +545,23 @@ do_unwrap(struct gw_stx *stx)
 	gw_msg_del_header(stx->down, "P-Asserted-Identity");
 	snprintf(pai, sizeof(pai), "<%s>", r->sender);
 	gw_msg_add_header(stx->down, "P-Asserted-Identity", pai);
+	if (is_inner_entity(r->content_type)) {
+		/* a list re-encrypted it: the list is the verified sender
+		 * (the S/MIME identity), the author's entity is inside */
+		if ((rc = imgate_open_inner(gw->ic, r->content_type, r->body,
+		    r->body_len, &in)) != 0) {
+			gw_stx_fail(stx, rc);
+			goto out;
+		}
+		snprintf(pai, sizeof(pai), "%s (via %s)", in->sender,
+		    r->sender);
+		set_display(stx->down, pai);
+		log_info("message from list %s, author %s%s", r->sender,
+		    in->sender, in->signer != NULL ? " (signed)" : "");
+		gw->m.unwrapped++;
+		send_on(stx, in->content_type, in->body, in->body_len);
+		goto out;
+	}
 	if (r->differs_from_sip_from) {
 		set_display(stx->down, r->sender);
 		log_info("message identity differs: SIP From %s, verified "
@@ -545,11 +572,15 @@ do_unwrap(struct gw_stx *stx)
 	    r->kms_called);
 	send_on(stx, r->content_type, r->body, r->body_len);
 out:
+	imgate_result_free(in);
 	imgate_result_free(r);
 	free(ctype);
 	free(from);
 	free(to);
 }
+
+static void do_list(struct gw_stx *);
+static void do_rewrap(struct gw_stx *);
 
 void
 gw_stx_work(struct gw_stx *stx)
@@ -562,6 +593,12 @@ gw_stx_work(struct gw_stx *stx)
 		break;
 	case GW_OP_UNWRAP:
 		do_unwrap(stx);
+		break;
+	case GW_OP_LIST:
+		do_list(stx);
+		break;
+	case GW_OP_REWRAP:
+		do_rewrap(stx);
 		break;
 	case GW_OP_PASS:
 		stx->gw->m.passed++;
@@ -626,83 +663,231 @@ on_message(struct gw *gw, struct gw_msg *m, const struct gw_rx *rx)
 }
 
 /*
- * fan_out - a MESSAGE for a list served here: one copy per member, the
- *	body unchanged (a group ticket every member resolves as itself; the
- *	KMS checks membership), R-URI and To the member, SIP From kept.
- *	Each copy goes its own way (a local member: unwrapped or stored
- *	here; another domain: passed on, protected) as a local transaction;
- *	child_done() (gw_deliver.c) answers the sender when all have ended.
+ * member_copy - a local transaction for the copy of stx's request for one
+ *	member of a list: R-URI and To the member, SIP From kept, the body
+ *	(ctype, body) given; NULL on failure
+ */
+static struct gw_stx *
+member_copy(struct gw_stx *stx, const char *member, const char *ctype,
+    const uint8_t *body, size_t len)
+{
+	struct gw *gw = stx->gw;
+	struct gw_stx *kid;
+	struct gw_msg *cm;
+	osip_uri_t *u = NULL, *t = NULL;
+	char *wire = NULL;
+	size_t wl;
+
+	if (msg_clone(stx->req, &cm) != 0)
+		return NULL;
+	if (gw_msg_set_body(cm, ctype, body, len) != 0 ||
+	    osip_uri_init(&u) != 0 || osip_uri_parse(u, member) != 0 ||
+	    (cm->sip->to != NULL && (osip_uri_init(&t) != 0 ||
+	    osip_uri_parse(t, member) != 0))) {
+		osip_uri_free(u);
+		osip_uri_free(t);
+		gw_msg_free(cm);
+		return NULL;
+	}
+	osip_uri_free(cm->sip->req_uri);
+	cm->sip->req_uri = u;
+	if (cm->sip->to != NULL) {
+		osip_uri_free(cm->sip->to->url);
+		cm->sip->to->url = t;
+	}
+	osip_message_force_update(cm->sip);
+	if ((kid = gw_stx_new_local(gw, cm)) == NULL) {
+		gw_msg_free(cm);
+		return NULL;
+	}
+	kid->parent = stx;
+	if ((kid->member = strdup(member)) == NULL) {
+		gw_stx_dispose(kid);
+		return NULL;
+	}
+	/* its bytes, should the member be offline (stored as they are) */
+	if (gw->store != NULL && is_protected(cm) &&
+	    gw_msg_serialize(cm, &wire, &wl) == 0) {
+		kid->raw = (uint8_t *)wire;
+		kid->raw_len = wl;
+	}
+	return kid;
+}
+
+/* start_kids - start the n copies of stx (nchild set first: a copy may
+ *	end at once); on a failure to make them, dispose and refuse */
+static void
+start_kids(struct gw_stx *stx, struct gw_stx **kids, size_t n, int ok)
+{
+	size_t i;
+
+	if (!ok) {
+		for (i = 0; i < n; i++)
+			gw_stx_dispose(kids[i]);
+		reject(stx, 500, GW_REJ_INTERNAL, "internal error",
+		    "list copy");
+		return;
+	}
+	stx->nchild = n;
+	for (i = 0; i < n; i++)
+		gw_stx_start(kids[i]);
+}
+
+/*
+ * fan_out - a MESSAGE for a list served here (mode fanout): one copy per
+ *	member, the body unchanged (a group ticket every member resolves as
+ *	itself; the KMS checks membership).  Each copy goes its own way (a
+ *	local member: unwrapped or stored here; another domain: passed on,
+ *	protected); child_done() (gw_deliver.c) answers the sender when all
+ *	have ended.
  */
 static void
 fan_out(struct gw_stx *stx, const struct gw_group *g)
 {
-	struct gw *gw = stx->gw;
 	struct gw_stx *kids[GW_MAX_LIST];
-	struct gw_msg *cm;
-	osip_uri_t *u;
-	char *wire = NULL;
-	size_t i, n = 0, len;
+	char *ct = gw_msg_ctype(stx->req);
+	size_t i, n = 0;
+	int ok = 1;
 
 	log_info("list %s: fan-out to %zu members", g->uri, g->nmembers);
-	for (i = 0; i < g->nmembers; i++) {
-		if (msg_clone(stx->req, &cm) != 0)
-			goto fail;
-		{
-			char *ct = gw_msg_ctype(stx->req);
+	for (i = 0; i < g->nmembers && ok; i++)
+		if ((kids[n] = member_copy(stx, g->members[i], ct,
+		    stx->req->body, stx->req->body_len)) != NULL)
+			n++;
+		else
+			ok = 0;
+	free(ct);
+	start_kids(stx, kids, n, ok);
+}
 
-			if (gw_msg_set_body(cm, ct, stx->req->body,
-			    stx->req->body_len) != 0) {
-				free(ct);
-				gw_msg_free(cm);
-				goto fail;
-			}
-			free(ct);
+/*
+ * do_list - a MESSAGE for a list served here (mode reencrypt): opened as
+ *	the list (its exploder at the KMS), then the sender's entity,
+ *	unchanged, re-encrypted for each member inside the list's own CPIM
+ *	(From the list, To the member, cc the others) by do_rewrap().
+ */
+static void
+do_list(struct gw_stx *stx)
+{
+	struct gw *gw = stx->gw;
+	const struct gw_group *g = stx->list;
+	const struct gw_msg *m = stx->req;
+	struct imgate_result *r = NULL;
+	struct gw_stx *kids[GW_MAX_LIST];
+	char *from = gw_msg_from_aor(m), *ctype = gw_msg_ctype(m);
+	size_t i, n = 0;
+	int rc, ok = 1;
+
+	if (ctype == NULL || !is_protected(m)) {
+		reject(stx, 488, GW_REJ_UNPROTECTED, "the list takes protected "
+		    "messages only", g->uri);
+		goto out;
+	}
+	rc = imgate_unwrap(gw->ic, from, ctype, m->body, m->body_len, &r);
+	if (rc == IMGATE_ERR_PENDING) {
+		wait_kms(stx);
+		goto out;
+	}
+	kms_counts(gw);
+	if (rc != 0) {
+		gw_stx_fail(stx, rc);
+		goto out;
+	}
+	gw->replay_dirty = 1;
+	if (r->addressed_to == NULL || gw_group_find(gw->conf,
+	    r->addressed_to) != g || r->entity == NULL) {
+		reject(stx, 403, GW_REJ_NOT_AUTHORISED, "not a ticket for this "
+		    "list", r->addressed_to != NULL ? r->addressed_to : "-");
+		goto out;
+	}
+	log_info("list %s: re-encrypting for %zu members, author %s",
+	    g->uri, g->nmembers, r->sender);
+	for (i = 0; i < g->nmembers && ok; i++) {
+		if ((kids[n] = member_copy(stx, g->members[i], NULL, NULL,
+		    0)) == NULL) {
+			ok = 0;
+			break;
 		}
-		/* R-URI and To: the member */
-		u = NULL;
-		if (osip_uri_init(&u) != 0 || osip_uri_parse(u,
-		    g->members[i]) != 0) {
-			osip_uri_free(u);
-			gw_msg_free(cm);
-			goto fail;
-		}
-		osip_uri_free(cm->sip->req_uri);
-		cm->sip->req_uri = u;
-		u = NULL;
-		if (cm->sip->to != NULL && (osip_uri_init(&u) != 0 ||
-		    osip_uri_parse(u, g->members[i]) != 0)) {
-			osip_uri_free(u);
-			gw_msg_free(cm);
-			goto fail;
-		}
-		if (cm->sip->to != NULL) {
-			osip_uri_free(cm->sip->to->url);
-			cm->sip->to->url = u;
-		}
-		osip_message_force_update(cm->sip);
-		if ((kids[n] = gw_stx_new_local(gw, cm)) == NULL) {
-			gw_msg_free(cm);
-			goto fail;
-		}
-		kids[n]->parent = stx;
-		kids[n]->member = strdup(g->members[i]);
-		/* its bytes, should the member be offline (stored as is) */
-		if (gw->store != NULL && gw_msg_serialize(cm, &wire,
-		    &len) == 0) {
-			kids[n]->raw = (uint8_t *)wire;
-			kids[n]->raw_len = len;
-			wire = NULL;
-		}
+		kids[n]->op = GW_OP_REWRAP;
+		kids[n]->list = g;
+		kids[n]->ent_len = r->entity_len;
+		if ((kids[n]->ent_type = strdup(r->entity_type)) == NULL ||
+		    (kids[n]->ent = malloc(r->entity_len)) == NULL)
+			ok = 0;
+		else
+			memcpy(kids[n]->ent, r->entity, r->entity_len);
 		n++;
 	}
-	stx->nchild = n;
-	for (i = 0; i < n; i++)
-		gw_stx_start(kids[i]);	/* may end at once: nchild is set */
-	return;
-fail:
-	for (i = 0; i < n; i++)
-		gw_stx_dispose(kids[i]);
-	reject(stx, 500, GW_REJ_INTERNAL, "internal error", "fan-out copy");
+	start_kids(stx, kids, n, ok);
+out:
+	imgate_result_free(r);
+	free(ctype);
+	free(from);
+}
+
+/*
+ * do_rewrap - a member's copy: the entity in the list's CPIM, wrapped for
+ *	the member as the list (MIKEY initiator: the list URI, which this
+ *	gateway may act for).  A member of another domain gets it as it is;
+ *	a member here gets it through the same inbound path as any protected
+ *	message (unwrapped now, or stored while offline).
+ */
+static void
+do_rewrap(struct gw_stx *stx)
+{
+	struct gw *gw = stx->gw;
+	const struct gw_group *g = stx->list;
+	const char *cc[IMGATE_MAX_ADDRS], *rcpt[1];
+	struct gw_stx *gc;
+	struct gw_msg *cm = NULL;
+	uint8_t *ob = NULL;
+	char *oct = NULL, *wire = NULL;
+	size_t i, ncc = 0, ol = 0, wl;
+	int rc;
+
+	for (i = 0; i < g->nmembers && ncc < IMGATE_MAX_ADDRS; i++)
+		if (strcmp(g->members[i], stx->member) != 0)
+			cc[ncc++] = g->members[i];
+	rcpt[0] = stx->member;
+	rc = imgate_wrap_cc(gw->ic, g->uri, rcpt, 1, cc, ncc, stx->ent_type,
+	    stx->ent, stx->ent_len, &ob, &ol, &oct);
+	if (rc == IMGATE_ERR_PENDING) {
+		wait_kms(stx);
+		return;
+	}
+	kms_counts(gw);
+	if (rc != 0) {
+		gw_stx_fail(stx, rc);
+		return;
+	}
+	gw->m.wrapped++;
+	if (!gw_domain_in(gw->conf->local_domains, gw->conf->nlocal,
+	    aor_host(stx->member))) {
+		send_on(stx, oct, ob, ol);
+		goto out;
+	}
+	/* a member here: a grandchild through the inbound path */
+	if (msg_clone(stx->req, &cm) != 0 || gw_msg_set_body(cm, oct, ob,
+	    ol) != 0 || (gc = gw_stx_new_local(gw, cm)) == NULL) {
+		gw_msg_free(cm);
+		reject(stx, 500, GW_REJ_INTERNAL, "internal error", "rewrap");
+		goto out;
+	}
+	gc->parent = stx;
+	if ((gc->member = strdup(stx->member)) == NULL) {
+		gw_stx_dispose(gc);
+		reject(stx, 500, GW_REJ_INTERNAL, "internal error", "rewrap");
+		goto out;
+	}
+	if (gw->store != NULL && gw_msg_serialize(cm, &wire, &wl) == 0) {
+		gc->raw = (uint8_t *)wire;
+		gc->raw_len = wl;
+	}
+	stx->nchild = 1;
+	gw_stx_start(gc);
+out:
+	free(ob);
+	free(oct);
 }
 
 /*
@@ -747,10 +932,20 @@ gw_stx_start(struct gw_stx *stx)
 		const struct gw_group *g = gw_group_find(c, ruri);
 
 		free(ruri);
+		if (g != NULL && g->list && g->reencrypt) {
+			stx->op = GW_OP_LIST;
+			stx->list = g;
+			gw_stx_work(stx);
+			goto out;
+		}
 		if (g != NULL && g->list) {
 			fan_out(stx, g);
 			goto out;
 		}
+	}
+	if (stx->op == GW_OP_REWRAP) {	/* a list's copy: decided already */
+		gw_stx_work(stx);
+		goto out;
 	}
 	if (gw_domain_in(c->local_domains, c->nlocal, rhost)) {
 		if (prot && stx->q_id == 0 && stx->raw != NULL &&

@@ -62,7 +62,11 @@ struct gw {
 
 /* A MESSAGE server transaction (RFC 3261 17.2.2), with its work. */
 enum gw_stx_state { GW_STX_TRYING, GW_STX_PROCEEDING, GW_STX_COMPLETED };
-enum gw_op { GW_OP_PASS, GW_OP_WRAP, GW_OP_UNWRAP };
+enum gw_op {
+	GW_OP_PASS, GW_OP_WRAP, GW_OP_UNWRAP,
+	GW_OP_LIST,		/* a list's MESSAGE, re-encryption mode */
+	GW_OP_REWRAP		/* a member's copy: the entity re-encrypted */
+};
 
 struct gw_stx {
 	struct gw	*gw;
@@ -100,6 +104,10 @@ struct gw_stx {
 	size_t		 nchild, ndone, nok;
 	int		 first_fail;
 	GString		*failed;	/* "sip:x (480), ..." */
+	const struct gw_group *list;	/* LIST / REWRAP: the list */
+	char		*ent_type;	/* REWRAP: the entity to re-encrypt */
+	uint8_t		*ent;
+	size_t		 ent_len;
 };
 
 /* A client transaction for the MESSAGE we send on (RFC 3261 17.1.2). */

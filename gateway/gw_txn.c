@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 
 #include "common/log.h"
@@ -173,6 +174,10 @@ stx_free(struct gw_stx *stx)
 	free(stx->q_rcpt);
 	free(stx->q_sender);
 	free(stx->member);
+	free(stx->ent_type);
+	if (stx->ent != NULL)
+		OPENSSL_cleanse(stx->ent, stx->ent_len);
+	free(stx->ent);
 	if (stx->failed != NULL)
 		g_string_free(stx->failed, TRUE);
 	if (stx->gw->m.txn_server > 0)
