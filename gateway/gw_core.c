@@ -496,8 +496,8 @@ do_unwrap(struct gw_stx *stx)
 		goto out;
 	}
 	/* held until the next hop's 2xx: gw_deliver_intercept() */
-	rc = imgate_unwrap_hold(gw->ic, from, ctype, m->body, m->body_len,
-	    &r);
+	rc = imgate_unwrap_hold(gw->ic, to, from, ctype, m->body,
+	    m->body_len, &r);
 	if (rc == IMGATE_ERR_PENDING) {
 		wait_kms(stx);
 		goto out;

@@ -267,8 +267,8 @@ gw_deliver_report(struct gw *gw, const char *to, const char *rcpt,
 	gmtime_r(&t, &tm);
 	strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%S UTC", &tm);
 	seq = ++gw->seq;
-	snprintf(text, sizeof(text), "Your message to %s of %s was NOT "
-	    "delivered: %s.", rcpt, date, why);
+	snprintf(text, sizeof(text), "Your message to %s of %s %s.", rcpt,
+	    date, why);
 	head = g_strdup_printf("MESSAGE %s SIP/2.0\r\n"
 	    "Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bK-igx%llx\r\n"
 	    "Max-Forwards: 70\r\n"
@@ -394,13 +394,15 @@ delivery_outcome(struct gw_stx *stx, int status)
 		case IMGATE_ERR_EXPIRED:
 			gw->m.expired++;
 			gw_deliver_report(gw, stx->q_sender, aor, stx->q_arrived,
-			    "its key expired before it could be delivered");
+			    "was NOT delivered: its key expired before it "
+			    "could be delivered");
 			job(gw, GW_JOB_DELETE, stx->q_id, 0, aor, gw,
 			    after_done);
 			return;
 		default:
 			gw->m.quarantined++;
-			snprintf(why, sizeof(why), "it could not be opened (%s)",
+			snprintf(why, sizeof(why), "was NOT delivered: it "
+			    "could not be opened (%s)",
 			    imgate_strerror(stx->refuse_err));
 			gw_deliver_report(gw, stx->q_sender, aor, stx->q_arrived, why);
 			/* the store runs jobs in order: the QUARANTINE before
@@ -426,8 +428,8 @@ delivery_outcome(struct gw_stx *stx, int status)
 	}
 	/* 6xx: delivered but refused (RFC 3428 7); other 4xx: refused */
 	gw->m.quarantined++;
-	snprintf(why, sizeof(why), "the recipient's user agent refused it "
-	    "(%d)", status);
+	snprintf(why, sizeof(why), "was NOT delivered: the recipient's "
+	    "user agent refused it (%d)", status);
 	gw_deliver_report(gw, stx->q_sender, aor, stx->q_arrived, why);
 	job(gw, GW_JOB_QUARANTINE, stx->q_id, 0, why, NULL, NULL);
 	unbusy(gw, aor);
@@ -494,8 +496,9 @@ child_done(struct gw_stx *child, int status)
 	if (from != NULL && list != NULL) {
 		char why[400];
 
-		snprintf(why, sizeof(why), "the list could not deliver it to "
-		    "%s", p->failed->str);
+		snprintf(why, sizeof(why), "was NOT delivered to these "
+		    "members of the list (the others have it): %s",
+		    p->failed->str);
 		gw_deliver_report(gw, from, list, now_s(gw), why);
 	}
 	free(from);
@@ -669,8 +672,8 @@ expire_done(void *arg, struct gw_job *j)
 		    j->expired[i].rcpt, j->expired[i].sender,
 		    (long long)j->expired[i].arrived);
 		gw_deliver_report(gw, j->expired[i].sender, j->expired[i].rcpt,
-		    j->expired[i].arrived, "it expired before the "
-		    "recipient came online");
+		    j->expired[i].arrived, "was NOT delivered: it "
+		    "expired before the recipient came online");
 	}
 	gw_job_free(j);
 }

@@ -1868,27 +1868,56 @@ imgate_unwrap_release(struct imgate_ctx *ctx, struct imgate_result *r,
 	return 0;
 }
 
+/*
+ * replay_key - the replay cache's key for a TRANSFER_INIT opened for rcpt:
+ *	its digest, or (a relay opening one message for several of its
+ *	users: a list's fan-out) the digest of it and rcpt, so that each
+ *	recipient has its own entry (design.md 3: the cache is per user)
+ */
+static int
+replay_key(const uint8_t *msg, size_t len, const char *rcpt,
+    uint8_t dg[MIKEY_RC_DIGEST])
+{
+	uint8_t *buf;
+	size_t rl;
+	int rc;
+
+	if (rcpt == NULL)
+		return mikey_rcache_digest(msg, len, dg);
+	rl = strlen(rcpt);
+	if ((buf = malloc(len + 1 + rl)) == NULL)
+		return MIKEY_ERR_NOMEM;
+	memcpy(buf, msg, len);
+	buf[len] = '\n';
+	memcpy(buf + len + 1, rcpt, rl);
+	rc = mikey_rcache_digest(buf, len + 1 + rl, dg);
+	free(buf);
+	return rc;
+}
+
 static int unwrap_common(struct imgate_ctx *, const char *, const char *,
-    const uint8_t *, size_t, int, struct imgate_result **);
+    const char *, const uint8_t *, size_t, int, struct imgate_result **);
 
 int
 imgate_unwrap(struct imgate_ctx *ctx, const char *sip_from,
     const char *content_type, const uint8_t *body, size_t len,
     struct imgate_result **out)
 {
-	return unwrap_common(ctx, sip_from, content_type, body, len, 0, out);
+	return unwrap_common(ctx, NULL, sip_from, content_type, body, len, 0,
+	    out);
 }
 
 int
-imgate_unwrap_hold(struct imgate_ctx *ctx, const char *sip_from,
-    const char *content_type, const uint8_t *body, size_t len,
-    struct imgate_result **out)
+imgate_unwrap_hold(struct imgate_ctx *ctx, const char *rcpt,
+    const char *sip_from, const char *content_type, const uint8_t *body,
+    size_t len, struct imgate_result **out)
 {
-	return unwrap_common(ctx, sip_from, content_type, body, len, 1, out);
+	return unwrap_common(ctx, rcpt, sip_from, content_type, body, len, 1,
+	    out);
 }
 
 static int
-unwrap_common(struct imgate_ctx *ctx, const char *sip_from,
+unwrap_common(struct imgate_ctx *ctx, const char *rcpt, const char *sip_from,
     const char *content_type, const uint8_t *body, size_t len, int hold,
     struct imgate_result **out)
 {
@@ -1942,9 +1971,8 @@ unwrap_common(struct imgate_ctx *ctx, const char *sip_from,
 		    map_mikey(rc);
 		goto out;
 	}
-	if ((rc = mikey_rcache_digest(mp.mikey.body, mp.mikey.len,
-	    rdg)) != 0 || (rc = mikey_rcache_check(ctx->rc, rdg,
-	    s->x.t)) != 0) {
+	if ((rc = replay_key(mp.mikey.body, mp.mikey.len, rcpt, rdg)) != 0 ||
+	    (rc = mikey_rcache_check(ctx->rc, rdg, s->x.t)) != 0) {
 		detail(ctx, rc, "replay cache: %s", mikey_strerror(rc));
 		rc = map_mikey(rc);
 		goto out;

@@ -549,8 +549,11 @@ IMGATE_WUR int imgate_unwrap(struct imgate_ctx *ctx, const char *sip_from,
  *	again later (it was stored for a recipient who was offline).  At
  *	most 65536 messages are held at once (beyond: IMGATE_ERR_INTERNAL).
  *	Holds are not in imgate_ctx_save_replay() images.
+ *	rcpt (NULL: none) is the user the relay opens it for: the replay
+ *	cache then keeps one entry per (message, rcpt), so one message
+ *	fanned out to several users of the same relay opens once for each.
  */
-IMGATE_WUR int imgate_unwrap_hold(struct imgate_ctx *ctx,
+IMGATE_WUR int imgate_unwrap_hold(struct imgate_ctx *ctx, const char *rcpt,
     const char *sip_from, const char *content_type, const uint8_t *body,
     size_t len, struct imgate_result **out);
 

@@ -1205,12 +1205,12 @@ test_hold(void)
 	}
 	rc = wrap1(&a, ALICE, BOB, "held", &m);
 	is_int(rc, 0, "hold: wrap");
-	rc = imgate_unwrap_hold(b.ctx, ALICE, m.ct, m.body, m.len, &r);
+	rc = imgate_unwrap_hold(b.ctx, NULL, ALICE, m.ct, m.body, m.len, &r);
 	ok(rc == 0 && r->hold_id != 0, "hold: opened and held (%s)",
 	    imgate_strerror(rc));
 	is_int(imgate_unwrap(b.ctx, ALICE, m.ct, m.body, m.len, &r2),
 	    IMGATE_ERR_REPLAY, "hold: the same message while held: replay");
-	is_int(imgate_unwrap_hold(b.ctx, ALICE, m.ct, m.body, m.len, &r2),
+	is_int(imgate_unwrap_hold(b.ctx, NULL, ALICE, m.ct, m.body, m.len, &r2),
 	    IMGATE_ERR_REPLAY, "hold: ... also when held again");
 	if (r != NULL) {
 		is_int(imgate_unwrap_release(b.ctx, r, 0), 0,
@@ -1220,7 +1220,7 @@ test_hold(void)
 	}
 	imgate_result_free(r);
 	r = NULL;
-	rc = imgate_unwrap_hold(b.ctx, ALICE, m.ct, m.body, m.len, &r);
+	rc = imgate_unwrap_hold(b.ctx, NULL, ALICE, m.ct, m.body, m.len, &r);
 	is_int(rc, 0, "hold: not delivered, so it opens again (stored "
 	    "for later)");
 	if (r != NULL)
@@ -1230,6 +1230,17 @@ test_hold(void)
 	r = NULL;
 	is_int(imgate_unwrap(b.ctx, ALICE, m.ct, m.body, m.len, &r2),
 	    IMGATE_ERR_REPLAY, "hold: delivered, it is now a replay");
+	rc = imgate_unwrap_hold(b.ctx, "sip:x@example.com", ALICE, m.ct,
+	    m.body, m.len, &r);
+	is_int(rc, 0, "hold: the same message for another user of the relay "
+	    "opens (one replay entry per recipient)");
+	if (r != NULL)
+		is_int(imgate_unwrap_release(b.ctx, r, 1), 0,
+		    "hold: ... and is delivered");
+	imgate_result_free(r);
+	r = NULL;
+	is_int(imgate_unwrap_hold(b.ctx, "sip:x@example.com", ALICE, m.ct,
+	    m.body, m.len, &r), IMGATE_ERR_REPLAY, "hold: ... once");
 	imgate_result_free(r2);
 	wmsg_free(&m);
 	imgate_ctx_free(a.ctx);
