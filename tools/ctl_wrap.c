@@ -476,10 +476,11 @@ ctl_unwrap_main(int argc, char **argv)
 	    OPT_REPLAY, OPT_TIMEOUT, OPT_MAX_BODY, OPT_TRUST, OPT_REQUIRE_SIG,
 	    OPT_CLOCK_OFFSET, 0 };
 	struct imgate_ctx *ctx = NULL;
-	struct imgate_result *r = NULL;
+	struct imgate_result *r = NULL, *inner = NULL;
+	const struct imgate_result *user;
 	struct wopts o;
 	uint8_t *in = NULL;
-	size_t in_len = 0, max;
+	size_t in_len = 0, max, i;
 	FILE *rep;
 	int rc, to_stdout;
 
@@ -517,18 +518,43 @@ ctl_unwrap_main(int argc, char **argv)
 	 * again because its state was lost */
 	if (o.replay != NULL && save_state(&o, ctx) != 0)
 		goto done;
-	if (!to_stdout && ctl_write_file(o.cmd, o.out, r->body, r->body_len,
-	    0600, 0) != 0)
+	/* a list's re-encryption: the author's entity is inside */
+	if (strncmp(r->content_type, "message/cpim", 12) == 0 ||
+	    (strncmp(r->content_type, "application/pkcs7-mime", 22) == 0 &&
+	    strstr(r->content_type, "signed-data") != NULL)) {
+		if ((rc = imgate_open_inner(ctx, r->content_type, r->body,
+		    r->body_len, &inner)) != 0) {
+			refused(&o, ctx, "refused (inner entity)", rc);
+			rc = CTL_EXIT_FAIL;
+			goto done;
+		}
+		rc = CTL_EXIT_FAIL;
+	}
+	user = inner != NULL ? inner : r;
+	if (!to_stdout && ctl_write_file(o.cmd, o.out, user->body,
+	    user->body_len, 0600, 0) != 0)
 		goto done;
 	fprintf(rep, "Verified sender: %s\n", r->sender);
 	fprintf(rep, "Differs from From: %s\n", r->differs_from_sip_from ?
 	    "yes (show the verified sender)" : "no");
 	if (r->signer != NULL)
 		fprintf(rep, "Signed by: %s\n", r->signer);
-	fprintf(rep, "Content-Type: %s\n", r->content_type);
-	fprintf(rep, "Body: %zu bytes\n", r->body_len);
-	if (to_stdout && r->body_len > 0 &&
-	    fwrite(r->body, 1, r->body_len, stdout) != r->body_len) {
+	for (i = 0; i < r->nto; i++)
+		fprintf(rep, "CPIM To: %s\n", r->to[i]);
+	for (i = 0; i < r->ncc; i++)
+		fprintf(rep, "CPIM cc: %s\n", r->cc[i]);
+	if (inner != NULL) {
+		fprintf(rep, "Inner author: %s%s\n", inner->sender,
+		    inner->signer != NULL ? " (signature verified)" :
+		    " (unsigned: the list vouches for it)");
+		fprintf(rep, "Inner To: %s\n", inner->nto > 0 ?
+		    inner->to[0] : "-");
+	}
+	fprintf(rep, "Content-Type: %s\n", user->content_type);
+	fprintf(rep, "Body: %zu bytes\n", user->body_len);
+	if (to_stdout && user->body_len > 0 &&
+	    fwrite(user->body, 1, user->body_len, stdout) !=
+	    user->body_len) {
 		ctl_errx("%s: cannot write the plaintext", o.cmd);
 		goto done;
 	}
@@ -539,6 +565,7 @@ ctl_unwrap_main(int argc, char **argv)
 	rc = CTL_EXIT_OK;
 done:
 	free(in);
+	imgate_result_free(inner);
 	imgate_result_free(r);
 	imgate_ctx_free(ctx);
 	return rc;
