@@ -331,6 +331,24 @@ reject_of(int err)
 	}
 }
 
+static const char *
+op_name(enum gw_op op)
+{
+	switch (op) {
+	case GW_OP_WRAP:
+		return "wrap";
+	case GW_OP_UNWRAP:
+		return "unwrap";
+	case GW_OP_LIST:
+		return "list";
+	case GW_OP_REWRAP:
+		return "rewrap";
+	case GW_OP_PASS:
+		break;
+	}
+	return "pass";
+}
+
 /* reject - answer a MESSAGE with status, count and log it once */
 static void
 reject(struct gw_stx *stx, int status, enum gw_reject why, const char *text,
@@ -349,8 +367,7 @@ reject(struct gw_stx *stx, int status, enum gw_reject why, const char *text,
 	    m->sip->call_id && m->sip->call_id->number ?
 	    m->sip->call_id->number : "-",
 	    gw_peer_str(&m->src, ps, sizeof(ps)),
-	    stx->op == GW_OP_WRAP ? "wrap" : stx->op == GW_OP_UNWRAP ?
-	    "unwrap" : "pass", detail != NULL ? detail : text);
+	    op_name(stx->op), detail != NULL ? detail : text);
 	gw_stx_respond(stx, status, NULL, text, NULL);
 }
 
@@ -783,7 +800,10 @@ do_list(struct gw_stx *stx)
 		    "messages only", g->uri);
 		goto out;
 	}
-	rc = imgate_unwrap(gw->ic, from, ctype, m->body, m->body_len, &r);
+	/* held: into the replay cache only if a member accepts it, so the
+	 * sender may try again when none did (gw_deliver_intercept) */
+	rc = imgate_unwrap_hold(gw->ic, g->uri, from, ctype, m->body,
+	    m->body_len, &r);
 	if (rc == IMGATE_ERR_PENDING) {
 		wait_kms(stx);
 		goto out;
@@ -793,7 +813,13 @@ do_list(struct gw_stx *stx)
 		gw_stx_fail(stx, rc);
 		goto out;
 	}
-	gw->replay_dirty = 1;
+	if ((stx->hold = calloc(1, sizeof(*stx->hold))) == NULL) {
+		if (imgate_unwrap_release(gw->ic, r, 0) != 0)
+			log_warn("replay cache: release failed");
+		reject(stx, 500, GW_REJ_INTERNAL, "internal error", "hold");
+		goto out;
+	}
+	stx->hold->hold_id = r->hold_id;
 	if (r->addressed_to == NULL || gw_group_find(gw->conf,
 	    r->addressed_to) != g || r->entity == NULL) {
 		reject(stx, 403, GW_REJ_NOT_AUTHORISED, "not a ticket for this "

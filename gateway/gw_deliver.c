@@ -478,9 +478,11 @@ child_done(struct gw_stx *child, int status)
 	}
 	if (p->ndone < p->nchild)
 		return;
-	log_info("list fan-out done: %zu of %zu members accepted%s%s",
-	    p->nok, p->nchild, p->failed ? "; failed: " : "",
-	    p->failed ? p->failed->str : "");
+	if (p->parent == NULL)	/* the list's own, not a member's copy */
+		log_info("list %s done: %zu of %zu members accepted%s%s",
+		    p->op == GW_OP_LIST ? "re-encryption" : "fan-out", p->nok,
+		    p->nchild, p->failed ? "; failed: " : "",
+		    p->failed ? p->failed->str : "");
 	if (p->nok == p->nchild) {
 		gw_stx_respond(p, 200, NULL, NULL, NULL);
 		return;
