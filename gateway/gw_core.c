@@ -712,6 +712,19 @@ member_copy(struct gw_stx *stx, const char *member, const char *ctype,
 		osip_uri_free(cm->sip->to->url);
 		cm->sip->to->url = t;
 	}
+	/* a Call-ID of its own: the copies are new requests (spec/smime-
+	 * sip.md 5.4), and elements that match by Call-ID (sipp) must not
+	 * take one member's copy for another's */
+	if (cm->sip->call_id != NULL && cm->sip->call_id->number != NULL) {
+		char *n = osip_malloc(strlen(cm->sip->call_id->number) + 24);
+
+		if (n != NULL) {
+			sprintf(n, "%s-m%llx", cm->sip->call_id->number,
+			    (unsigned long long)++gw->seq);
+			osip_free(cm->sip->call_id->number);
+			cm->sip->call_id->number = n;
+		}
+	}
 	osip_message_force_update(cm->sip);
 	if ((kid = gw_stx_new_local(gw, cm)) == NULL) {
 		gw_msg_free(cm);
