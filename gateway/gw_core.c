@@ -250,6 +250,15 @@ relay_request(struct gw *gw, struct gw_msg *m)
 		log_warn("relay %s: cannot build the request", method);
 		return;
 	}
+	if (!gw_wire_reads_back(out, len)) {
+		gw->m.rx_bad++;
+		log_info("relay %s: its headers do not survive libosip2's "
+		    "writer: refused", method);
+		if (!ack)
+			gw_send_stateless(gw, m, 400, "malformed headers");
+		free(out);
+		return;
+	}
 	if (gw_tp_send(gw->tp, &next, 0, out, len) != 0) {
 		log_info("relay %s to %s failed", method,
 		    gw_peer_str(&next, ps, sizeof(ps)));
@@ -272,12 +281,6 @@ relay_response(struct gw *gw, struct gw_msg *m)
 	char ps[80], *out = NULL;
 	size_t len;
 
-	if (!gw_msg_roundtrip_ok(m)) {
-		gw->m.rx_bad++;
-		log_info("relayed response %d does not survive libosip2's "
-		    "writer: dropped", gw_msg_status(m));
-		return;
-	}
 	gw_deliver_register(gw, m);	/* a REGISTER's 2xx: online */
 	if ((dash = strrchr(br, '-')) != NULL)
 		conn = strtoull(dash + 1, NULL, 16);
@@ -289,6 +292,13 @@ relay_response(struct gw *gw, struct gw_msg *m)
 	}
 	if (gw_msg_serialize(m, &out, &len) != 0)
 		return;
+	if (!gw_wire_reads_back(out, len)) {
+		gw->m.rx_bad++;
+		log_info("relayed response %d does not survive libosip2's "
+		    "writer: dropped", gw_msg_status(m));
+		free(out);
+		return;
+	}
 	if (gw_tp_send(gw->tp, &next, (uint64_t)conn, out, len) != 0)
 		log_info("relay response %d to %s failed", gw_msg_status(m),
 		    gw_peer_str(&next, ps, sizeof(ps)));
@@ -414,6 +424,7 @@ send_on(struct gw_stx *stx, const char *ctype, const uint8_t *body,
 {
 	struct gw_msg *down = stx->down;
 	char ps[80];
+	int rc;
 
 	stx->down = NULL;
 	if (gw_msg_set_body(down, ctype, body, len) != 0) {
@@ -422,10 +433,15 @@ send_on(struct gw_stx *stx, const char *ctype, const uint8_t *body,
 		    "cannot set the body");
 		return;
 	}
-	if (gw_ctxn_start(stx, down) != 0) {
+	if ((rc = gw_ctxn_start(stx, down)) != 0) {
 		gw_msg_free(down);
-		reject(stx, 503, GW_REJ_NO_ROUTE, "next hop unreachable",
-		    gw_peer_str(&stx->next, ps, sizeof(ps)));
+		if (rc == -2)
+			reject(stx, 400, GW_REJ_MALFORMED, "malformed headers",
+			    "they do not survive libosip2's writer");
+		else
+			reject(stx, 503, GW_REJ_NO_ROUTE, "next hop "
+			    "unreachable", gw_peer_str(&stx->next, ps,
+			    sizeof(ps)));
 		return;
 	}
 	gw_msg_free(down);
@@ -1020,9 +1036,17 @@ gw_on_rx(void *arg, const struct gw_rx *rx)
 {
 	struct gw *gw = arg;
 	struct gw_msg *m = NULL;
+	struct gw_resp_peek pk;
 	const char *why = NULL;
 	char ps[80];
 
+	/* the answers to our own MESSAGEs: no need for libosip2 */
+	if (!rx->short_body && gw_resp_peek(rx->head, rx->head_len,
+	    &pk) == 0 && pk.branch_len > strlen(GW_BRANCH_MSG) &&
+	    strncmp(pk.branch, GW_BRANCH_MSG, strlen(GW_BRANCH_MSG)) == 0) {
+		gw_ctxn_on_response_fast(gw, &pk);
+		return;
+	}
 	if (gw_msg_parse(rx->head, rx->head_len, rx->short_body ? NULL :
 	    rx->body, rx->short_body ? 0 : rx->body_len, &m, &why) != 0) {
 		gw->m.rx_bad++;

@@ -145,6 +145,16 @@ struct gw_stx *gw_stx_find_or_new(struct gw *gw, struct gw_msg *req,
     int *is_new);
 void gw_stx_respond(struct gw_stx *stx, int status, const char *reason,
     const char *warning, const struct gw_msg *from_resp);
+/* What a response from the next hop passes on to the sender. */
+struct gw_resp_info {
+	int		 set;		/* from a next hop (not our own) */
+	const char	*to_tag;
+	const char	*warning;
+	const char	*retry_after;
+};
+void gw_stx_respond_info(struct gw_stx *stx, int status, const char *reason,
+    const char *warning, const struct gw_resp_info *ri);
+void gw_ctxn_on_response_fast(struct gw *gw, const struct gw_resp_peek *pk);
 int gw_ctxn_start(struct gw_stx *stx, struct gw_msg *req);
 void gw_ctxn_on_response(struct gw *gw, struct gw_msg *resp);
 void gw_txn_hop_failed(void *arg, const struct gw_peer *peer,

@@ -25,9 +25,11 @@
  *	notion of a header line, so the length the framer used and the
  *	headers libosip2 sees describe one message.
  */
+#include <ctype.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <strings.h>
 
 #include "gateway/gw_sip.h"
 
@@ -279,4 +281,134 @@ gw_frame_dgram(const char *buf, size_t len, size_t max_head,
 	}
 	/* octets beyond Content-Length are discarded (18.3) */
 	return GW_FRAME_OK;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Responses to our own transactions (gw_resp_peek) */
+
+/* hname_is - the header line at p (len bytes) is named name (or the
+ *	compact form c, 0 for none); *val gets the value's start */
+static int
+hname_is(const char *p, size_t len, const char *name, char c,
+    const char **val)
+{
+	size_t n = strlen(name), i = 0;
+
+	if (len > n && strncasecmp(p, name, n) == 0)
+		i = n;
+	else if (c != 0 && len > 1 && (p[0] == c || p[0] == c - 32))
+		i = 1;
+	else
+		return 0;
+	while (i < len && (p[i] == ' ' || p[i] == '\t'))
+		i++;
+	if (i >= len || p[i] != ':')
+		return 0;
+	i++;
+	while (i < len && (p[i] == ' ' || p[i] == '\t'))
+		i++;
+	*val = p + i;
+	return 1;
+}
+
+/* param - the value of ;name= in v (up to end), stopping at ',' */
+static int
+param(const char *v, const char *end, const char *name, const char **out,
+    size_t *out_len)
+{
+	size_t n = strlen(name);
+	const char *p, *q;
+
+	for (p = v; p < end && *p != ','; p++) {
+		if (*p != ';')
+			continue;
+		q = p + 1;
+		while (q < end && (*q == ' ' || *q == '\t'))
+			q++;
+		if ((size_t)(end - q) > n && strncasecmp(q, name, n) == 0 &&
+		    q[n] == '=') {
+			q += n + 1;
+			*out = q;
+			while (q < end && *q != ';' && *q != ',' && *q != ' ' &&
+			    *q != '\t' && *q != '>')
+				q++;
+			*out_len = (size_t)(q - *out);
+			return *out_len > 0;
+		}
+	}
+	return 0;
+}
+
+int
+gw_resp_peek(const char *head, size_t head_len, struct gw_resp_peek *out)
+{
+	const char *p = head, *end = head + head_len, *eol, *v;
+	int have_via = 0, have_to = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (head_len < 14 || memcmp(head, "SIP/2.0 ", 8) != 0 ||
+	    !isdigit((unsigned char)head[8]) ||
+	    !isdigit((unsigned char)head[9]) ||
+	    !isdigit((unsigned char)head[10]) || head[11] != ' ')
+		return -1;
+	out->status = (head[8] - '0') * 100 + (head[9] - '0') * 10 +
+	    (head[10] - '0');
+	if (out->status < 100 || out->status > 699)
+		return -1;
+	if ((eol = memchr(head, '\r', head_len)) == NULL || eol + 1 >= end ||
+	    eol[1] != '\n')
+		return -1;
+	out->reason = head + 12;
+	out->reason_len = (size_t)(eol - out->reason);
+	for (p = eol + 2; p < end; p = eol + 2) {
+		if ((eol = memchr(p, '\r', (size_t)(end - p))) == NULL ||
+		    eol + 1 >= end || eol[1] != '\n')
+			return -1;
+		if (eol == p)
+			break;			/* the blank line */
+		if (*p == ' ' || *p == '\t')
+			return -1;		/* folded: let libosip2 do it */
+		if (!have_via && hname_is(p, (size_t)(eol - p), "via", 'v',
+		    &v)) {
+			have_via = 1;
+			if (!param(v, eol, "branch", &out->branch,
+			    &out->branch_len))
+				return -1;
+		} else if (!have_to && hname_is(p, (size_t)(eol - p), "to",
+		    't', &v)) {
+			have_to = 1;
+			/* the tag is a header parameter: after the URI */
+			{
+				const char *gt = memchr(v, '>',
+				    (size_t)(eol - v));
+
+				(void)param(gt != NULL ? gt : v, eol, "tag",
+				    &out->to_tag, &out->to_tag_len);
+			}
+		} else if (out->warning == NULL && hname_is(p,
+		    (size_t)(eol - p), "warning", 0, &v)) {
+			out->warning = v;
+			out->warning_len = (size_t)(eol - v);
+		} else if (out->retry_after == NULL && hname_is(p,
+		    (size_t)(eol - p), "retry-after", 0, &v)) {
+			out->retry_after = v;
+			out->retry_after_len = (size_t)(eol - v);
+		}
+	}
+	return have_via && have_to ? 0 : -1;
+}
+
+int
+gw_peek_str(const char *p, size_t len, char *buf, size_t cap)
+{
+	size_t i;
+
+	if (p == NULL || len == 0 || len >= cap)
+		return 0;
+	for (i = 0; i < len; i++)
+		if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f)
+			return 0;
+	memcpy(buf, p, len);
+	buf[len] = '\0';
+	return 1;
 }

@@ -54,6 +54,26 @@ int gw_frame_stream(const char *buf, size_t len, size_t max_head,
 int gw_frame_dgram(const char *buf, size_t len, size_t max_head,
     struct gw_frame *f, const char **why);
 
+/*
+ * gw_resp_peek - read a response's status line, top Via branch, To tag,
+ *	Warning and Retry-After straight from its header block (head_len
+ *	bytes ending in CRLFCRLF), without libosip2: for the responses to
+ *	our own transactions, where nothing else is used.  Pointers into
+ *	head.  -1 (use gw_msg_parse) for anything unusual: not a response, a
+ *	folded line, a second Via value before the branch, a field too
+ *	long.  Bounded, never reads past head + head_len.
+ */
+struct gw_resp_peek {
+	int		 status;
+	const char	*reason, *branch, *to_tag, *warning, *retry_after;
+	size_t		 reason_len, branch_len, to_tag_len, warning_len,
+			 retry_after_len;
+};
+int gw_resp_peek(const char *head, size_t head_len, struct gw_resp_peek *out);
+/* gw_peek_str - a peeked field into buf (NUL-terminated): 0 if absent or
+ *	too long */
+int gw_peek_str(const char *p, size_t len, char *buf, size_t cap);
+
 /* ---------------------------------------------------------------------- */
 /* Messages (gw_sip.c) */
 
@@ -81,10 +101,16 @@ void gw_msg_free(struct gw_msg *m);
 
 /*
  * gw_msg_roundtrip_ok - 1 if libosip2's text of m parses back (its parser
- *	and writer are not inverses: gw_sip.c, reparse_ok).  gw_msg_parse
- *	checks requests itself; call this before relaying a response.
+ *	and writer are not inverses: gw_sip.c, reparse_ok).
  */
 int gw_msg_roundtrip_ok(struct gw_msg *m);
+
+/*
+ * gw_wire_reads_back - 1 if the header block of wire (a message as
+ *	gw_msg_serialize wrote it) parses: checked on everything the gateway
+ *	forwards, since libosip2 can write what it cannot read
+ */
+int gw_wire_reads_back(const char *wire, size_t len);
 
 /* gw_sip_init - parser_init() and trace routing; once, in main */
 void gw_sip_init(void);

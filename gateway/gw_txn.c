@@ -290,16 +290,6 @@ latency(struct gw *gw, uint64_t us)
 	gw->m.lat_sum_us += us;
 }
 
-/* copy_header - the first header name of src into dst, if present */
-static void
-copy_header(struct gw_msg *dst, const struct gw_msg *src, const char *name)
-{
-	const char *v;
-
-	if (src != NULL && (v = gw_msg_header(src, name)) != NULL)
-		gw_msg_add_header(dst, name, v);
-}
-
 /* to_tag_of - the To tag of a response, or NULL */
 static const char *
 to_tag_of(const struct gw_msg *m)
@@ -316,9 +306,25 @@ void
 gw_stx_respond(struct gw_stx *stx, int status, const char *reason,
     const char *warning, const struct gw_msg *from_resp)
 {
+	struct gw_resp_info ri;
+
+	memset(&ri, 0, sizeof(ri));
+	if (from_resp != NULL) {
+		ri.set = 1;
+		ri.to_tag = to_tag_of(from_resp);
+		ri.warning = gw_msg_header(from_resp, "Warning");
+		ri.retry_after = gw_msg_header(from_resp, "Retry-After");
+	}
+	gw_stx_respond_info(stx, status, reason, warning, &ri);
+}
+
+void
+gw_stx_respond_info(struct gw_stx *stx, int status, const char *reason,
+    const char *warning, const struct gw_resp_info *ri)
+{
 	struct gw *gw = stx->gw;
 	struct gw_msg *r = NULL;
-	const char *tag = to_tag_of(from_resp);
+	const char *tag = ri->to_tag;
 	char buf[320];
 	uint64_t j;
 
@@ -336,18 +342,17 @@ gw_stx_respond(struct gw_stx *stx, int status, const char *reason,
 		    gw->conf->via_host != NULL ? gw->conf->via_host :
 		    "imgate", warning);
 		gw_msg_add_header(r, "Warning", buf);
-	} else
-		copy_header(r, from_resp, "Warning");
+	} else if (ri->warning != NULL)
+		gw_msg_add_header(r, "Warning", ri->warning);
 	if (status == 503) {
-		if (from_resp != NULL && gw_msg_header(from_resp,
-		    "Retry-After") != NULL)
-			copy_header(r, from_resp, "Retry-After");
+		if (ri->retry_after != NULL)
+			gw_msg_add_header(r, "Retry-After", ri->retry_after);
 		else {
 			snprintf(buf, sizeof(buf), "%u", gw->conf->retry_after);
 			gw_msg_add_header(r, "Retry-After", buf);
 		}
 	}
-	if (status == 415 && from_resp == NULL)
+	if (status == 415 && !ri->set)
 		gw_msg_add_header(r, "Accept", "multipart/mixed, "
 		    "application/pkcs7-mime, application/mikey");
 	free(stx->resp);
@@ -507,6 +512,10 @@ gw_ctxn_start(struct gw_stx *stx, struct gw_msg *req)
 		ctxn_free(c);
 		return -1;
 	}
+	if (!gw_wire_reads_back(c->wire, c->wire_len)) {
+		ctxn_free(c);
+		return -2;	/* libosip2 wrote what it cannot read */
+	}
 	gw->m.txn_client++;
 	if (gw_tp_send(gw->tp, &c->dst, 0, c->wire, c->wire_len) != 0) {
 		gw->m.tx_fail++;
@@ -522,6 +531,53 @@ gw_ctxn_start(struct gw_stx *stx, struct gw_msg *req)
 	}
 	ms_timer(c->timer_f, 64u * gw->conf->t1_ms);
 	return 0;
+}
+
+/*
+ * gw_ctxn_on_response_fast - a response to one of our MESSAGE client
+ *	transactions, read by gw_resp_peek() without libosip2 (the common
+ *	case: half of what the gateway receives)
+ */
+void
+gw_ctxn_on_response_fast(struct gw *gw, const struct gw_resp_peek *pk)
+{
+	struct gw_resp_info ri;
+	struct gw_ctxn *c;
+	struct gw_stx *stx;
+	char branch[64], reason[128], tag[128], warn[256], ra[32];
+
+	if (!gw_peek_str(pk->branch, pk->branch_len, branch, sizeof(branch)) ||
+	    (c = g_hash_table_lookup(gw->ctx, branch)) == NULL) {
+		log_debug("response %d for no transaction of ours: dropped",
+		    pk->status);
+		return;
+	}
+	if (c->done)
+		return;			/* Timer K: absorbed */
+	if (pk->status < 200) {
+		c->proceeding = 1;
+		return;
+	}
+	c->done = 1;
+	evtimer_del(c->timer);
+	evtimer_del(c->timer_f);
+	memset(&ri, 0, sizeof(ri));
+	ri.set = 1;
+	if (gw_peek_str(pk->to_tag, pk->to_tag_len, tag, sizeof(tag)))
+		ri.to_tag = tag;
+	if (gw_peek_str(pk->warning, pk->warning_len, warn, sizeof(warn)))
+		ri.warning = warn;
+	if (gw_peek_str(pk->retry_after, pk->retry_after_len, ra, sizeof(ra)))
+		ri.retry_after = ra;
+	if (!gw_peek_str(pk->reason, pk->reason_len, reason, sizeof(reason)))
+		reason[0] = '\0';
+	if ((stx = c->stx) != NULL) {
+		stx->client = NULL;
+		c->stx = NULL;
+		gw_stx_respond_info(stx, pk->status, reason[0] != '\0' ?
+		    reason : NULL, NULL, &ri);
+	}
+	ms_timer(c->timer_f, c->dst.proto == GW_UDP ? gw->conf->t4_ms : 0);
 }
 
 void

@@ -1749,6 +1749,79 @@ test_mutations(void)
 	    "parsed, round trips exact", iters / 4, parsed2);
 }
 
+/* ---- gw_resp_peek: responses read without libosip2 */
+
+static int
+peek_eq(const char *p, size_t n, const char *want)
+{
+	return p != NULL && n == strlen(want) && memcmp(p, want, n) == 0;
+}
+
+static void
+test_resp_peek(void)
+{
+	static const char r1[] =
+	    "SIP/2.0 503 Service Unavailable\r\n"
+	    "v: SIP/2.0/UDP 127.0.0.1:5060;rport=5060;branch=z9hG4bK-igm1.ab, "
+	    "SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKother\r\n"
+	    "From: <sip:alice@a.example>;tag=1\r\n"
+	    "t: \"Bob\" <sip:bob@b.example;transport=udp>;tag=xyz\r\n"
+	    "Call-ID: c1\r\n"
+	    "CSeq: 1 MESSAGE\r\n"
+	    "Warning: 399 kms \"down\"\r\n"
+	    "RETRY-AFTER : 30\r\n"
+	    "Content-Length: 0\r\n\r\n";
+	static const char r2[] =
+	    "SIP/2.0 200 OK\r\n"
+	    "Via: SIP/2.0/TCP 127.0.0.1:5060\r\n ;branch=z9hG4bK-igm2\r\n"
+	    "To: <sip:bob@b.example>\r\n\r\n";
+	static const char r3[] =
+	    "MESSAGE sip:bob@b.example SIP/2.0\r\nVia: SIP/2.0/UDP x;"
+	    "branch=z9hG4bK-igm3\r\nTo: <sip:bob@b.example>\r\n\r\n";
+	struct gw_resp_peek pk;
+	char buf[64], *m;
+	size_t i, k;
+	uint64_t seed = 7;
+
+	ok(gw_resp_peek(r1, sizeof(r1) - 1, &pk) == 0 && pk.status == 503 &&
+	    peek_eq(pk.reason, pk.reason_len, "Service Unavailable") &&
+	    peek_eq(pk.branch, pk.branch_len, "z9hG4bK-igm1.ab") &&
+	    peek_eq(pk.to_tag, pk.to_tag_len, "xyz") &&
+	    peek_eq(pk.warning, pk.warning_len, "399 kms \"down\"") &&
+	    peek_eq(pk.retry_after, pk.retry_after_len, "30"),
+	    "peek: compact Via with two values, To tag after a URI param, "
+	    "Warning, Retry-After in any case");
+	ok(gw_resp_peek(r2, sizeof(r2) - 1, &pk) == -1,
+	    "peek: a folded line goes to libosip2");
+	ok(gw_resp_peek(r3, sizeof(r3) - 1, &pk) == -1,
+	    "peek: a request is not a response");
+	ok(gw_peek_str("ab\x01", 3, buf, sizeof(buf)) == 0 &&
+	    gw_peek_str("abc", 3, buf, 3) == 0 &&
+	    gw_peek_str("abc", 3, buf, 4) == 1 && strcmp(buf, "abc") == 0,
+	    "peek: fields with control bytes or too long are refused");
+	/* every truncation and 20,000 byte flips on exact-size copies */
+	for (i = 0; i < sizeof(r1) - 1; i++) {
+		m = malloc(i + 1);
+		memcpy(m, r1, i);
+		(void)gw_resp_peek(m, i, &pk);
+		free(m);
+	}
+	for (k = 0; k < 20000; k++) {
+		m = malloc(sizeof(r1) - 1);
+		memcpy(m, r1, sizeof(r1) - 1);
+		seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+		m[(seed >> 33) % (sizeof(r1) - 1)] = (char)(seed >> 17);
+		if (gw_resp_peek(m, sizeof(r1) - 1, &pk) == 0 &&
+		    (pk.branch == NULL || pk.branch < m ||
+		    pk.branch + pk.branch_len > m + sizeof(r1) - 1)) {
+			free(m);
+			break;
+		}
+		free(m);
+	}
+	ok(k == 20000, "peek: 20,000 mutations, every field inside the input");
+}
+
 int
 main(void)
 {
@@ -1772,5 +1845,6 @@ main(void)
 	test_trace_silent();
 	test_corpus();
 	test_mutations();
+	test_resp_peek();
 	return done_testing();
 }
