@@ -25,7 +25,6 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
 
 #include "common/log.h"
 #include "gateway/gw_core.h"
@@ -475,22 +474,18 @@ gw_ctxn_start(struct gw_stx *stx, struct gw_msg *req)
 	struct gw *gw = stx->gw;
 	struct gw_ctxn *c;
 	const char *host;
-	uint8_t rnd[6];
 	int port;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return -1;
 	c->gw = gw;
 	c->dst = stx->next;
-	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
-		memset(rnd, 0, sizeof(rnd));
 	if (stx->branch[0] != '\0')	/* fixed: a stored message's */
 		snprintf(c->branch, sizeof(c->branch), "%s", stx->branch);
-	else
+	else	/* unique: a counter and this process's random tagmask */
 		snprintf(c->branch, sizeof(c->branch),
-		    GW_BRANCH_MSG "%llx.%02x%02x%02x%02x%02x%02x",
-		    (unsigned long long)++gw->seq, rnd[0], rnd[1], rnd[2],
-		    rnd[3], rnd[4], rnd[5]);
+		    GW_BRANCH_MSG "%llx.%llx", (unsigned long long)++gw->seq,
+		    (unsigned long long)gw->tagmask);
 	if (g_hash_table_contains(gw->ctx, c->branch)) {
 		log_info("a client transaction %s is still open", c->branch);
 		free(c);

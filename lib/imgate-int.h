@@ -114,6 +114,10 @@ struct imgate_ctx {
 	imgate_rand_cb	 rnd;
 	void		*rnd_arg;
 	struct mikey_env env;		/* adapters to the three above */
+	uint8_t		 rpool[512];	/* RAND_bytes served in small pieces
+					 * (env_rand); wiped as used and by
+					 * imgate_ctx_free */
+	size_t		 rpool_left;
 
 	struct mikey_rcache *rc;	/* the modified replay cache */
 	struct imgate_tent **tickets;	/* o.ticket_cache slots */

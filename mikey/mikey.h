@@ -1043,6 +1043,9 @@ struct mikey_rcache *mikey_rcache_new(size_t max_entries,
 size_t mikey_rcache_entries_for_bytes(size_t bytes);
 void mikey_rcache_free(struct mikey_rcache *rc);
 
+/* mikey_sha256 - SHA-256 of buf into out, with the implementation fetched
+ *	once per process (OpenSSL 3 looks EVP_sha256() up on every use) */
+MIKEY_WUR int mikey_sha256(const uint8_t *buf, size_t len, uint8_t out[32]);
 /*
  * mikey_rcache_digest - the entry key for a message: a digest of its bytes
  *	(for TRANSFER_INIT: the whole authenticated message).

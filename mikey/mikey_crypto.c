@@ -10,8 +10,9 @@
  *	costs more than the HMAC of a short label, and the PRF runs several
  *	HMACs per key, so the implementations are fetched once per process
  *	(CRYPTO_THREAD_run_once) and kept: one keyless HMAC context per
- *	digest, which callers copy with EVP_MAC_CTX_dup(), and the three
- *	ciphers.  The cached objects are never modified after the once-block
+ *	digest, which callers copy with EVP_MAC_CTX_dup(), the three
+ *	ciphers and SHA-256 (mikey_sha256: the replay cache's keys, ticket
+ *	digests).  The cached objects are never modified after the once-block
  *	and hold no key material, so threads may share them.  If the one-time
  *	fetch failed (say, out of memory just then), each call fetches on its
  *	own: slower, still correct.  XXX they are never freed: they stay
@@ -50,6 +51,7 @@ static const char *const cipher_names[CI_N] = {
 static CRYPTO_ONCE	 evp_once = CRYPTO_ONCE_STATIC_INIT;
 static EVP_MAC_CTX	*hmac_tmpl[MD_N];
 static EVP_CIPHER	*cipher_cache[CI_N];
+static EVP_MD		*sha256_cache;
 
 /* hmac_new - a fresh HMAC context for digest md, with no key yet */
 static EVP_MAC_CTX *
@@ -87,6 +89,21 @@ evp_init(void)
 		hmac_tmpl[i] = hmac_new(i);
 	for (i = 0; i < CI_N; i++)
 		cipher_cache[i] = EVP_CIPHER_fetch(NULL, cipher_names[i], NULL);
+	sha256_cache = EVP_MD_fetch(NULL, "SHA2-256", NULL);
+}
+
+int
+mikey_sha256(const uint8_t *buf, size_t len, uint8_t out[32])
+{
+	const EVP_MD *md = CRYPTO_THREAD_run_once(&evp_once, evp_init) &&
+	    sha256_cache != NULL ? sha256_cache : EVP_sha256();
+	unsigned int n = 0;
+
+	if ((buf == NULL && len > 0) || out == NULL)
+		return MIKEY_ERR_INVAL;
+	if (EVP_Digest(buf, len, out, &n, md, NULL) != 1 || n != 32)
+		return MIKEY_ERR_CRYPTO;
+	return 0;
 }
 
 /* hmac_ctx - a keyless HMAC context for md: a copy of the cached template */

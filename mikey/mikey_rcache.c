@@ -422,14 +422,13 @@ int
 mikey_rcache_digest(const uint8_t *msg, size_t len,
     uint8_t digest[MIKEY_RC_DIGEST])
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
+	uint8_t md[32];
+	int rc;
 
 	if ((msg == NULL && len > 0) || digest == NULL)
 		return MIKEY_ERR_INVAL;
-	if (EVP_Digest(msg, len, md, &mdlen, EVP_sha256(), NULL) != 1 ||
-	    mdlen < MIKEY_RC_DIGEST)
-		return MIKEY_ERR_CRYPTO;
+	if ((rc = mikey_sha256(msg, len, md)) != 0)
+		return rc;
 	memcpy(digest, md, MIKEY_RC_DIGEST);
 	return 0;
 }
