@@ -1410,6 +1410,116 @@ clone_vias(const osip_message_t *src, osip_message_t *dst)
 	return 0;
 }
 
+/*
+ * gw_response_text - the response to req as text, without building a
+ *	libosip2 message: status line, every Via, From, To (with to_tag when
+ *	it has none and status > 100), Call-ID, CSeq, Timestamp for a 100,
+ *	the extra header lines given ("Name: value", NULL-terminated list),
+ *	Content-Length: 0.  The same content as gw_msg_response() +
+ *	gw_msg_serialize(), for the answers the gateway sends most.
+ *	*out malloc'd (free()).
+ */
+int
+gw_response_text(const struct gw_msg *req, int status, const char *reason,
+    const char *to_tag, const char *const *extra, char **out,
+    size_t *out_len)
+{
+	osip_message_t *q;
+	osip_via_t *v;
+	osip_generic_param_t *tag = NULL;
+	osip_header_t *ts;
+	char *s = NULL, *buf = NULL;
+	size_t len = 0, cap = 0, i;
+	int rc = -1, pos;
+
+#define PUT(str) do {							\
+	size_t _n = strlen(str);					\
+	if (len + _n + 1 > cap) {					\
+		char *_b;						\
+		cap = (len + _n + 1) * 2;				\
+		if ((_b = realloc(buf, cap)) == NULL)			\
+			goto fail;					\
+		buf = _b;						\
+	}								\
+	memcpy(buf + len, (str), _n);					\
+	len += _n;							\
+	buf[len] = '\0';						\
+} while (0)
+#define PUTS(f, h) do {							\
+	s = NULL;							\
+	if (f((h), &s) != 0 || s == NULL)				\
+		goto fail;						\
+	PUT(s);								\
+	osip_free(s);							\
+	s = NULL;							\
+} while (0)
+
+	if (req == NULL || out == NULL || out_len == NULL ||
+	    !gw_msg_is_request(req) || status < 100 || status > 699)
+		return -1;
+	q = req->sip;
+	if (q->from == NULL || q->to == NULL || q->call_id == NULL ||
+	    q->cseq == NULL || osip_list_size(&q->vias) < 1)
+		return -1;
+	if (reason == NULL)
+		reason = reason_phrase(status);
+	else if (!text_ok(reason, TOKEN_MAX_LEN))
+		return -1;
+	if (to_tag != NULL && !token_ok(to_tag, TOKEN_MAX_LEN))
+		return -1;
+	{
+		char line[32 + TOKEN_MAX_LEN];
+
+		snprintf(line, sizeof(line), "SIP/2.0 %d ", status);
+		PUT(line);
+	}
+	PUT(reason);
+	PUT("\r\n");
+	for (pos = 0; (v = osip_list_get(&q->vias, pos)) != NULL; pos++) {
+		PUT("Via: ");
+		PUTS(osip_via_to_str, v);
+		PUT("\r\n");
+	}
+	PUT("From: ");
+	PUTS(osip_from_to_str, q->from);
+	PUT("\r\nTo: ");
+	PUTS(osip_to_to_str, q->to);
+	if (to_tag != NULL && status > 100) {
+		osip_generic_param_get_byname(&q->to->gen_params, "tag", &tag);
+		if (tag == NULL) {
+			PUT(";tag=");
+			PUT(to_tag);
+		}
+	}
+	PUT("\r\nCall-ID: ");
+	PUTS(osip_call_id_to_str, q->call_id);
+	PUT("\r\nCSeq: ");
+	PUTS(osip_cseq_to_str, q->cseq);
+	PUT("\r\n");
+	if (status == 100 && (ts = generic_first(q, "timestamp", NULL)) !=
+	    NULL && ts->hvalue != NULL && text_ok(ts->hvalue,
+	    TOKEN_MAX_LEN)) {
+		PUT("Timestamp: ");
+		PUT(ts->hvalue);
+		PUT("\r\n");
+	}
+	for (i = 0; extra != NULL && extra[i] != NULL; i++) {
+		PUT(extra[i]);
+		PUT("\r\n");
+	}
+	PUT("Content-Length: 0\r\n\r\n");
+	*out = buf;
+	*out_len = len;
+	buf = NULL;
+	rc = 0;
+fail:
+	osip_free(s);
+	free(buf);
+	return rc;
+#undef PUT
+#undef PUTS
+}
+
 /* add_param - append name=value to a param list (copies both) */
 static int
 add_param(osip_list_t *l, const char *name, const char *value)

@@ -155,6 +155,14 @@ char *gw_msg_ruri_aor(const struct gw_msg *m);
 int gw_msg_response(const struct gw_msg *req, int status, const char *reason,
     const char *to_tag, struct gw_msg **out);
 
+/*
+ * gw_response_text - the same response as text directly (no libosip2
+ *	message built); extra: NULL-terminated "Name: value" lines to add
+ */
+int gw_response_text(const struct gw_msg *req, int status, const char *reason,
+    const char *to_tag, const char *const *extra, char **out,
+    size_t *out_len);
+
 /* gw_msg_add_header - append a header (name, value copied); -1 for a
  *	value with CR or LF, for Content-Length, Content-Type (see
  *	gw_msg_set_body), From, To, Call-ID, CSeq, and for a typed header

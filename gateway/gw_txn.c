@@ -322,46 +322,50 @@ gw_stx_respond_info(struct gw_stx *stx, int status, const char *reason,
     const char *warning, const struct gw_resp_info *ri)
 {
 	struct gw *gw = stx->gw;
-	struct gw_msg *r = NULL;
 	const char *tag = ri->to_tag;
-	char buf[320];
 	uint64_t j;
 
 	if (stx->state == GW_STX_COMPLETED)
 		return;
 	if (status >= 200 && gw_deliver_intercept(stx, status))
 		return;		/* stored, or a local transaction ended */
-	if (gw_msg_response(stx->req, status, reason,
-	    status > 100 ? (tag != NULL ? tag : stx->tag) : NULL, &r) != 0) {
-		log_warn("cannot build a %d response", status);
-		return;
-	}
-	if (warning != NULL) {
-		snprintf(buf, sizeof(buf), "399 %s \"%s\"",
-		    gw->conf->via_host != NULL ? gw->conf->via_host :
-		    "imgate", warning);
-		gw_msg_add_header(r, "Warning", buf);
-	} else if (ri->warning != NULL)
-		gw_msg_add_header(r, "Warning", ri->warning);
-	if (status == 503) {
-		if (ri->retry_after != NULL)
-			gw_msg_add_header(r, "Retry-After", ri->retry_after);
-		else {
-			snprintf(buf, sizeof(buf), "%u", gw->conf->retry_after);
-			gw_msg_add_header(r, "Retry-After", buf);
+	{
+		const char *extra[4];
+		char wbuf[320], rbuf[64];
+		size_t n = 0;
+
+		if (warning != NULL) {
+			snprintf(wbuf, sizeof(wbuf), "Warning: 399 %s \"%s\"",
+			    gw->conf->via_host != NULL ? gw->conf->via_host :
+			    "imgate", warning);
+			extra[n++] = wbuf;
+		} else if (ri->warning != NULL) {
+			snprintf(wbuf, sizeof(wbuf), "Warning: %s",
+			    ri->warning);
+			extra[n++] = wbuf;
+		}
+		if (status == 503) {
+			if (ri->retry_after != NULL)
+				snprintf(rbuf, sizeof(rbuf), "Retry-After: %s",
+				    ri->retry_after);
+			else
+				snprintf(rbuf, sizeof(rbuf), "Retry-After: %u",
+				    gw->conf->retry_after);
+			extra[n++] = rbuf;
+		}
+		if (status == 415 && !ri->set)
+			extra[n++] = "Accept: multipart/mixed, "
+			    "application/pkcs7-mime, application/mikey";
+		extra[n] = NULL;
+		free(stx->resp);
+		stx->resp = NULL;
+		if (gw_response_text(stx->req, status, reason, status > 100 ?
+		    (tag != NULL ? tag : stx->tag) : NULL, extra, &stx->resp,
+		    &stx->resp_len) != 0) {
+			log_warn("cannot build a %d response", status);
+			return;
 		}
 	}
-	if (status == 415 && !ri->set)
-		gw_msg_add_header(r, "Accept", "multipart/mixed, "
-		    "application/pkcs7-mime, application/mikey");
-	free(stx->resp);
-	stx->resp = NULL;
-	if (gw_msg_serialize(r, &stx->resp, &stx->resp_len) != 0) {
-		gw_msg_free(r);
-		log_warn("cannot serialise a %d response", status);
-		return;
-	}
-	gw_msg_free(r);
 	send_to_upstream(gw, stx->req, stx->resp, stx->resp_len);
 	if (status < 200) {
 		stx->state = GW_STX_PROCEEDING;

@@ -1822,6 +1822,60 @@ test_resp_peek(void)
 	ok(k == 20000, "peek: 20,000 mutations, every field inside the input");
 }
 
+/* ---- gw_response_text: the same response without a libosip2 message */
+
+static void
+test_response_text(void)
+{
+	static const char req[] = RQL
+	    "Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK-a, "
+	    "SIP/2.0/TCP 10.0.0.2:5070;branch=z9hG4bK-b\r\n"
+	    "v: SIP/2.0/TLS [2001:db8::3];branch=z9hG4bK-c\r\n"
+	    REST "Timestamp: 54\r\nContent-Type: text/plain\r\n"
+	    "Content-Length: 2\r\n\r\nhi";
+	static const int codes[] = { 100, 200, 202, 403, 493, 503 };
+	static const char *const extra[] = { "Warning: 399 imgate \"x\"",
+	    "Retry-After: 30", NULL };
+	struct gw_msg *q = NULL, *r = NULL;
+	struct gw_frame f;
+	const char *why;
+	char *a = NULL, *b = NULL;
+	size_t al, bl, i, same = 0;
+
+	if (gw_frame_stream(req, sizeof(req) - 1, 16384, 65536, &f,
+	    &why) != GW_FRAME_OK || gw_msg_parse(req + f.skip, f.head_len,
+	    (const uint8_t *)req + f.skip + f.head_len, f.body_len, &q,
+	    &why) != 0) {
+		ok(0, "response text: parse the request");
+		return;
+	}
+	for (i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+		a = b = NULL;
+		r = NULL;
+		if (gw_response_text(q, codes[i], NULL, "t1", extra, &a,
+		    &al) == 0 && gw_msg_response(q, codes[i], NULL, "t1",
+		    &r) == 0 && gw_msg_add_header(r, "Warning",
+		    "399 imgate \"x\"") == 0 && gw_msg_add_header(r,
+		    "Retry-After", "30") == 0 && gw_msg_serialize(r, &b,
+		    &bl) == 0 && al == bl && memcmp(a, b, al) == 0)
+			same++;
+		else if (a != NULL && b != NULL)
+			diag(__FILE__, __LINE__, "text:\n%s\nlibosip2:\n%s", a,
+			    b);
+		free(a);
+		free(b);
+		gw_msg_free(r);
+	}
+	ok(same == sizeof(codes) / sizeof(codes[0]), "response text: byte for "
+	    "byte what gw_msg_response + gw_msg_serialize write (%zu of %zu)",
+	    same, sizeof(codes) / sizeof(codes[0]));
+	a = NULL;
+	ok(gw_response_text(q, 200, "bad\r\nX: y", NULL, NULL, &a,
+	    &al) == -1 && a == NULL, "response text: a reason with CRLF is "
+	    "refused");
+	gw_msg_free(q);
+}
+
 int
 main(void)
 {
@@ -1846,5 +1900,6 @@ main(void)
 	test_corpus();
 	test_mutations();
 	test_resp_peek();
+	test_response_text();
 	return done_testing();
 }
