@@ -229,8 +229,7 @@ gw_free_port() {
 	_try=0
 	while [ $_try -lt 100 ]; do
 		_try=$((_try + 1))
-		_port=$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')
-		_port=$((20000 + _port % 40000))
+		kms_random_port		# below the ephemeral range
 		_k=0
 		_bad=""
 		while [ $_k -lt "$_fpc" ]; do

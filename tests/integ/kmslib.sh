@@ -83,12 +83,24 @@ kms_port_busy() {
 		{ f = 1 } END { exit !f }'
 }
 
+# kms_random_port - set $_port to a random port below the kernel's
+#	ephemeral range (ip_local_port_range): a port in that range can be
+#	taken at any moment as the source port of some outgoing connection,
+#	between our check and the daemon's bind
+kms_random_port() {
+	_elo=$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range \
+	    2>/dev/null)
+	case $_elo in ''|*[!0-9]*) _elo=32768 ;; esac
+	[ "$_elo" -gt 12000 ] || _elo=32768
+	_port=$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')
+	_port=$((10000 + _port % (_elo - 10100)))
+}
+
 kms_free_port() {
 	_try=0
 	while [ $_try -lt 50 ]; do
 		_try=$((_try + 1))
-		_port=$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')
-		_port=$((20000 + _port % 40000))
+		kms_random_port
 		case " $kms_used_ports " in *" $_port "*) continue ;; esac
 		if ! kms_port_busy "$_port"; then
 			kms_used_ports="$kms_used_ports $_port"
