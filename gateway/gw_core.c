@@ -1138,11 +1138,6 @@ load_replay(struct gw *gw, char *err, size_t errlen)
 
 	if (gw->conf->state_dir == NULL)
 		return 0;
-	if (mkdir(gw->conf->state_dir, 0700) != 0 && errno != EEXIST) {
-		snprintf(err, errlen, "state_dir %s: %s", gw->conf->state_dir,
-		    strerror(errno));
-		return -1;
-	}
 	gw->replay_path = g_strdup_printf("%s/replay.img",
 	    gw->conf->state_dir);
 	if (!g_file_get_contents(gw->replay_path, &buf, &len, &ge)) {
@@ -1251,6 +1246,14 @@ gw_new(struct event_base *base, struct gw_conf *conf, size_t sockbuf,
 	if (RAND_bytes(gw->secret, sizeof(gw->secret)) != 1 ||
 	    RAND_bytes((uint8_t *)&gw->tagmask, sizeof(gw->tagmask)) != 1) {
 		snprintf(err, errlen, "no randomness from OpenSSL");
+		goto fail;
+	}
+	/* the state directory (replay cache image, the store): made here */
+	if (conf->state_dir != NULL && mkdir(conf->state_dir, 0700) != 0 &&
+	    errno != EEXIST) {
+		snprintf(err, errlen, "state_dir %s: %s; create it (mode 0700) "
+		    "or set [gateway] state_dir", conf->state_dir,
+		    strerror(errno));
 		goto fail;
 	}
 	if (make_ctx(gw, err, errlen) != 0 || gw_deliver_init(gw, err,

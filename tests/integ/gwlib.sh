@@ -286,7 +286,7 @@ gw_write_conf() {
 	_n=$1 _dom=$2 _in=$3 _out=$4
 	shift 4
 	eval "_sp=\$gw_sip_$_n _ap=\$gw_admin_$_n"
-	mkdir -p "$KT/state-$_n"
+	# no state dir made here: the gateway makes its own (state_dir)
 	{
 		echo "[gateway]"
 		echo "identity = sip:gw@$_dom"
