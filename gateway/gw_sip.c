@@ -173,9 +173,9 @@ text_ok(const char *s, size_t max)
 	return 1;
 }
 
-/* host_ok - a host we may write: [A-Za-z0-9.:-], or an IPv6 reference */
+/* host_in - s is 1..HOST_MAX_LEN of [A-Za-z0-9.:-] and the chars of extra */
 static int
-host_ok(const char *s)
+host_in(const char *s, const char *extra)
 {
 	size_t i;
 
@@ -188,10 +188,17 @@ host_ok(const char *s)
 			return 0;
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
 		    IS_DIGIT(c) || c == '.' || c == '-' || c == ':' ||
-		    c == '[' || c == ']'))
+		    strchr(extra, c) != NULL))
 			return 0;
 	}
 	return 1;
+}
+
+/* host_ok - a host we may write: a name, IPv4, or an IPv6 reference */
+static int
+host_ok(const char *s)
+{
+	return host_in(s, "[]");
 }
 
 /* parse_uint - s is 1..maxdig digits; its value */
@@ -706,26 +713,12 @@ simple_ok(const osip_message_t *sip)
  * message must say what the received one said.
  */
 
-/* host_chars_ok - a host as libosip2 keeps it: name, IPv4, IPv6 (no
- *	brackets) */
+/* host_chars_ok - a host as libosip2 keeps it: name (with '_'), IPv4,
+ *	IPv6 (no brackets) */
 static int
 host_chars_ok(const char *h)
 {
-	size_t i;
-
-	if (h == NULL || h[0] == '\0')
-		return 0;
-	for (i = 0; h[i] != '\0'; i++) {
-		char c = h[i];
-
-		if (i >= HOST_MAX_LEN)
-			return 0;
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    IS_DIGIT(c) || c == '.' || c == '-' || c == '_' ||
-		    c == ':'))
-			return 0;
-	}
-	return 1;
+	return host_in(h, "_");
 }
 
 /* is_sip_scheme - "sip" or "sips" (any case) */

@@ -398,6 +398,7 @@ conn_by_peer(struct gw_tp *tp, const struct gw_peer *p)
 		return NULL;
 	h = siphash24(tp->hkey, k, sizeof(k));
 	for (c = t->b[h & (t->nb - 1)]; c != NULL; c = c->next[T_PEER])
+		/* a peer address, not a secret: plain memcmp */
 		if (c->hash[T_PEER] == h && memcmp(c->key, k, sizeof(k)) == 0) {
 			if (!c->connecting)
 				return c;
